@@ -1,0 +1,219 @@
+"""The two records of the loop: an LLM interaction and a feedback event linked to it.
+
+Both accept the seed's camelCase JSON (``interactionId``, ``userInput``, ...) and snake_case,
+and always serialise to snake_case, the column names of the store.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from promptloop.core.enums import FeedbackSource, FeedbackType
+
+_CATEGORY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-. ]{0,63}$")
+_FEEDBACK_ID_NAMESPACE = uuid.UUID("6b0f6a52-7f4e-4c7e-9a51-2d1f0c1e7a10")
+MAX_TEXT_CHARS = 1_000_000
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """Naive timestamps are taken to be UTC; aware ones are converted to UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def canonical_uuid(value: str, field: str) -> str:
+    try:
+        return str(uuid.UUID(str(value)))
+    except (ValueError, AttributeError, TypeError):
+        raise ValueError(f"{field} must be a UUID, got {value!r}") from None
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _aliases(name: str, *extra: str) -> AliasChoices:
+    return AliasChoices(name, _camel(name), *extra)
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+        str_max_length=MAX_TEXT_CHARS,
+        frozen=True,
+        extra="ignore",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fold_unknown_keys_into_metadata(cls, data: Any) -> Any:
+        # The seed's middleware spreads arbitrary context (`**ctx`) into the log entry:
+        # keep those keys in metadata instead of rejecting or silently dropping them.
+        if not isinstance(data, dict):
+            return data
+        known: set[str] = set()
+        for name, info in cls.model_fields.items():
+            known.add(name)
+            if isinstance(info.validation_alias, AliasChoices):
+                known.update(str(choice) for choice in info.validation_alias.choices)
+        unknown = {key: value for key, value in data.items() if key not in known}
+        if not unknown:
+            return data
+        kept = {key: value for key, value in data.items() if key in known}
+        metadata = kept.get("metadata")
+        merged = dict(metadata) if isinstance(metadata, dict) else {}
+        for key, value in unknown.items():
+            merged.setdefault(key, value)
+        kept["metadata"] = merged
+        return kept
+
+    @field_validator("timestamp", mode="after", check_fields=False)
+    @classmethod
+    def _timestamp_in_utc(cls, value: datetime) -> datetime:
+        return as_utc(value)
+
+    def to_row(self) -> dict[str, Any]:
+        """The record as a flat dict keyed by column name."""
+        return self.model_dump(mode="python")
+
+
+class Interaction(_Record):
+    """One LLM call: the seed's ``LLMInteractionLog`` plus what the loop needs to act on it."""
+
+    interaction_id: str = Field(validation_alias=_aliases("interaction_id", "id"))
+    session_id: str | None = Field(default=None, validation_alias=_aliases("session_id"))
+    user_id: str | None = Field(default=None, validation_alias=_aliases("user_id"))
+    feature: str | None = Field(default=None, max_length=200)
+    prompt_name: str | None = Field(
+        default=None, max_length=200, validation_alias=_aliases("prompt_name")
+    )
+    prompt_version: str | None = Field(
+        default=None, max_length=200, validation_alias=_aliases("prompt_version")
+    )
+    prompt_hash: str | None = Field(
+        default=None, max_length=128, validation_alias=_aliases("prompt_hash")
+    )
+    model: str | None = Field(default=None, max_length=200)
+    system_prompt: str | None = Field(default=None, validation_alias=_aliases("system_prompt"))
+    user_input: str | None = Field(default=None, validation_alias=_aliases("user_input"))
+    raw_output: str | None = Field(default=None, validation_alias=_aliases("raw_output"))
+    input_tokens: int | None = Field(default=None, ge=0, validation_alias=_aliases("input_tokens"))
+    output_tokens: int | None = Field(
+        default=None, ge=0, validation_alias=_aliases("output_tokens")
+    )
+    latency_ms: float | None = Field(default=None, ge=0, validation_alias=_aliases("latency_ms"))
+    timestamp: datetime = Field(default_factory=utc_now)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    parent_interaction_id: str | None = Field(
+        default=None, validation_alias=_aliases("parent_interaction_id")
+    )
+    trace_id: str | None = Field(default=None, max_length=64, validation_alias=_aliases("trace_id"))
+    span_id: str | None = Field(default=None, max_length=32, validation_alias=_aliases("span_id"))
+    error: str | None = None
+    cost_usd: float | None = Field(
+        default=None, ge=0, validation_alias=_aliases("cost_usd", "cost")
+    )
+
+    @field_validator("interaction_id")
+    @classmethod
+    def _interaction_id_is_uuid(cls, value: str) -> str:
+        return canonical_uuid(value, "interaction_id")
+
+    @field_validator("parent_interaction_id")
+    @classmethod
+    def _parent_is_uuid(cls, value: str | None) -> str | None:
+        return None if value is None else canonical_uuid(value, "parent_interaction_id")
+
+
+class FeedbackEvent(_Record):
+    """One piece of feedback about one interaction: the seed's ``FeedbackEvent``, extended.
+
+    Feedback is append-only. It may arrive before its interaction or days after it, and an
+    interaction may collect many events. When ``feedback_id`` is omitted it is derived from
+    the event's content, so a retried event without an ID is still stored once.
+    """
+
+    feedback_id: str = Field(
+        default="", max_length=128, validation_alias=_aliases("feedback_id", "id")
+    )
+    interaction_id: str = Field(validation_alias=_aliases("interaction_id"))
+    feedback_type: FeedbackType = Field(validation_alias=_aliases("feedback_type", "type"))
+    category: str | None = None
+    value: float | None = None
+    user_edit: str | None = Field(default=None, validation_alias=_aliases("user_edit"))
+    comment: str | None = Field(default=None, max_length=20_000)
+    source: FeedbackSource = FeedbackSource.USER
+    related_interaction_id: str | None = Field(
+        default=None, validation_alias=_aliases("related_interaction_id")
+    )
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    timestamp: datetime = Field(default_factory=utc_now)
+
+    @field_validator("interaction_id")
+    @classmethod
+    def _interaction_id_is_uuid(cls, value: str) -> str:
+        return canonical_uuid(value, "interaction_id")
+
+    @field_validator("related_interaction_id")
+    @classmethod
+    def _related_is_uuid(cls, value: str | None) -> str | None:
+        return None if value is None else canonical_uuid(value, "related_interaction_id")
+
+    @field_validator("category")
+    @classmethod
+    def _category_is_a_slug(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not _CATEGORY_PATTERN.match(value):
+            raise ValueError(
+                "category must be 1-64 characters of letters, digits, '_', '-', '.' or space"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _type_specific_fields(self) -> FeedbackEvent:
+        kind = self.feedback_type
+        if kind is FeedbackType.RATING and self.value is None:
+            raise ValueError("a rating needs a value")
+        if kind in (FeedbackType.EDIT, FeedbackType.CORRECTION) and self.user_edit is None:
+            raise ValueError(f"{kind.value} needs user_edit (the user's final text)")
+        if not self.feedback_id:
+            object.__setattr__(self, "feedback_id", derive_feedback_id(self))
+        return self
+
+
+def derive_feedback_id(event: FeedbackEvent) -> str:
+    """A stable ID from the event's content, for clients that send none."""
+    key = "\x1f".join(
+        str(part)
+        for part in (
+            event.interaction_id,
+            event.feedback_type.value,
+            event.timestamp.isoformat(),
+            event.category,
+            event.value,
+            event.user_edit,
+            event.comment,
+            event.source.value,
+            event.related_interaction_id,
+        )
+    )
+    return str(uuid.uuid5(_FEEDBACK_ID_NAMESPACE, key))

@@ -1,0 +1,46 @@
+"""Storage behind one protocol. :func:`open_store` picks the backend from a URL."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from promptloop.exceptions import ConfigError
+from promptloop.store.base import FEEDBACK_TABLE, INTERACTIONS_TABLE, Store
+
+DEFAULT_STORE_PATH = Path(".promptloop") / "promptloop.duckdb"
+
+__all__ = ["DEFAULT_STORE_PATH", "FEEDBACK_TABLE", "INTERACTIONS_TABLE", "Store", "open_store"]
+
+
+def default_store_url() -> str:
+    return os.environ.get("PROMPTLOOP_STORE") or f"duckdb:///{DEFAULT_STORE_PATH}"
+
+
+def open_store(url: str | None = None, *, migrate: bool = True, read_only: bool = False) -> Store:
+    """Open the store a URL names and bring its schema up to date.
+
+    - ``duckdb:///relative/path.duckdb``, ``duckdb:////abs/path.duckdb``, ``duckdb:///:memory:``
+      or a bare file path ending in ``.duckdb``: the embedded default.
+    - ``postgresql://user@host:port/db`` (or ``postgres://``): PostgreSQL.
+    """
+    url = url or default_store_url()
+    store: Store
+    if url.startswith(("postgresql://", "postgres://")):
+        from promptloop.store.postgres import PostgresStore
+
+        store = PostgresStore(url)
+    elif url.startswith("duckdb://") or url.endswith(".duckdb") or url == ":memory:":
+        from promptloop.store.duckdb import DuckDBStore
+
+        path = url.removeprefix("duckdb://")
+        if path.startswith("/") and url.startswith("duckdb://"):
+            path = path[1:]  # duckdb:///rel -> rel ; duckdb:////abs -> /abs
+        store = DuckDBStore(path or ":memory:", read_only=read_only)
+    else:
+        raise ConfigError(
+            f"unknown store URL {url!r}: use duckdb:///PATH or postgresql://USER@HOST/DB"
+        )
+    if migrate and not read_only:
+        store.migrate()
+    return store

@@ -1,0 +1,165 @@
+"""PostgreSQL store (psycopg 3): the usual production choice at small to medium scale.
+
+Bulk writes COPY into a temporary table and then ``INSERT ... ON CONFLICT DO NOTHING``,
+which keeps ingest idempotent and fast. Each thread gets its own connection.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from promptloop.core.records import FeedbackEvent, Interaction
+from promptloop.exceptions import StoreError
+from promptloop.store import schema
+from promptloop.store._sql import (
+    FEEDBACK_COLUMNS,
+    INTERACTION_COLUMNS,
+    Record,
+    decode_json_columns,
+    metadata_json,
+    to_pyformat_params,
+    unique_by_id,
+)
+
+# Serialises concurrent `migrate()` calls across processes sharing one database.
+_MIGRATION_LOCK_KEY = 0x70726F6D70746C
+
+
+class PostgresStore:
+    """A :class:`~promptloop.store.base.Store` on a PostgreSQL database."""
+
+    dialect = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._local = threading.local()
+        self._all: list[psycopg.Connection[dict[str, Any]]] = []
+        self._all_lock = threading.Lock()
+        self._connection()  # fail fast on a bad URL
+
+    def _connection(self) -> psycopg.Connection[dict[str, Any]]:
+        conn: psycopg.Connection[dict[str, Any]] | None = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            try:
+                conn = psycopg.connect(
+                    self.url, row_factory=dict_row, options="-c timezone=UTC", autocommit=False
+                )
+            except psycopg.Error as exc:
+                raise StoreError(f"cannot connect to PostgreSQL: {exc}") from exc
+            self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
+        return conn
+
+    # -- schema -------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        rows = self.fetch_all(
+            "SELECT to_regclass(:t) IS NOT NULL AS present", {"t": schema.MIGRATIONS_TABLE}
+        )
+        if not rows[0]["present"]:
+            return 0
+        found = self.fetch_all(
+            f"SELECT coalesce(max(version), 0) AS v FROM {schema.MIGRATIONS_TABLE}"
+        )
+        return int(found[0]["v"])
+
+    def migrate(self) -> int:
+        conn = self._connection()
+        with conn.transaction(), conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK_KEY,))
+            cur.execute(
+                f"CREATE TABLE IF NOT EXISTS {schema.MIGRATIONS_TABLE} ("
+                "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+            )
+            cur.execute(f"SELECT coalesce(max(version), 0) AS v FROM {schema.MIGRATIONS_TABLE}")
+            row = cur.fetchone()
+            current = int(row["v"]) if row else 0
+            for migration, statements in schema.pending(current, self.dialect):
+                for statement in statements:
+                    cur.execute(statement.encode())
+                cur.execute(
+                    f"INSERT INTO {schema.MIGRATIONS_TABLE} VALUES (%s, %s, now())",
+                    (migration.version, migration.name),
+                )
+        conn.commit()
+        return self.schema_version()
+
+    # -- writes -------------------------------------------------------------------------
+    def insert_interactions(self, items: Sequence[Interaction]) -> int:
+        return self._insert(
+            "llm_interaction_logs", unique_by_id(items, "interaction_id"), INTERACTION_COLUMNS
+        )
+
+    def insert_feedback(self, items: Sequence[FeedbackEvent]) -> int:
+        return self._insert("feedback_events", unique_by_id(items, "feedback_id"), FEEDBACK_COLUMNS)
+
+    def _insert(self, table: str, items: Sequence[Record], columns: Sequence[str]) -> int:
+        if not items:
+            return 0
+        names = ", ".join(columns)
+        conn = self._connection()
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                cur.execute(
+                    f"CREATE TEMP TABLE IF NOT EXISTS _batch_{table} "
+                    f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+                )
+                with cur.copy(f"COPY _batch_{table} ({names}) FROM STDIN") as copy:
+                    for item in items:
+                        copy.write_row(_row(item, columns))
+                cur.execute(
+                    f"INSERT INTO {table} ({names}) SELECT {names} FROM _batch_{table} "
+                    "ON CONFLICT DO NOTHING"
+                )
+                inserted = cur.rowcount
+            conn.commit()
+        except psycopg.Error as exc:
+            conn.rollback()
+            raise StoreError(str(exc)) from exc
+        return max(inserted, 0)
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        conn = self._connection()
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                cur.execute(to_pyformat_params(sql).encode(), dict(params or {}))
+            conn.commit()
+        except psycopg.Error as exc:
+            conn.rollback()
+            raise StoreError(str(exc)) from exc
+
+    # -- reads --------------------------------------------------------------------------
+    def fetch_all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        conn = self._connection()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(to_pyformat_params(sql).encode(), dict(params or {}))
+                rows = [decode_json_columns(dict(row)) for row in cur.fetchall()]
+            conn.rollback()  # end the read transaction; never hold snapshots open
+            return rows
+        except psycopg.Error as exc:
+            conn.rollback()
+            raise StoreError(str(exc)) from exc
+
+    def close(self) -> None:
+        with self._all_lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+
+
+def _row(item: Record, columns: Sequence[str]) -> tuple[Any, ...]:
+    values: list[Any] = []
+    for name in columns:
+        value = getattr(item, name)
+        if name == "metadata":
+            value = metadata_json(value)
+        elif hasattr(value, "value") and not isinstance(value, (int, float)):
+            value = value.value
+        values.append(value)
+    return tuple(values)

@@ -1,0 +1,109 @@
+"""Versioned schema migrations, one list per dialect.
+
+A migration is applied once, in order, inside a transaction, and recorded in
+``promptloop_schema_migrations``. Never edit a released migration: add a new one.
+Table and column names follow the seed's interfaces in snake_case so that SQL written
+against the seed's schema runs unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MIGRATIONS_TABLE = "promptloop_schema_migrations"
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: dict[str, tuple[str, ...]]  # dialect -> statements
+
+
+def _interactions_ddl(text: str, json_type: str, double: str) -> str:
+    return f"""
+CREATE TABLE IF NOT EXISTS llm_interaction_logs (
+    interaction_id {text} PRIMARY KEY,
+    session_id {text},
+    user_id {text},
+    feature {text},
+    prompt_name {text},
+    prompt_version {text},
+    prompt_hash {text},
+    model {text},
+    system_prompt {text},
+    user_input {text},
+    raw_output {text},
+    input_tokens INTEGER,
+    output_tokens INTEGER,
+    latency_ms {double},
+    timestamp TIMESTAMPTZ NOT NULL,
+    metadata {json_type},
+    parent_interaction_id {text},
+    trace_id {text},
+    span_id {text},
+    error {text},
+    cost_usd {double},
+    ingested_at TIMESTAMPTZ NOT NULL DEFAULT CURRENT_TIMESTAMP
+)"""
+
+
+def _feedback_ddl(text: str, json_type: str, double: str) -> str:
+    return f"""
+CREATE TABLE IF NOT EXISTS feedback_events (
+    feedback_id {text} PRIMARY KEY,
+    interaction_id {text} NOT NULL,
+    feedback_type {text} NOT NULL,
+    category {text},
+    value {double},
+    user_edit {text},
+    comment {text},
+    source {text} NOT NULL,
+    related_interaction_id {text},
+    metadata {json_type},
+    timestamp TIMESTAMPTZ NOT NULL,
+    ingested_at TIMESTAMPTZ NOT NULL DEFAULT CURRENT_TIMESTAMP
+)"""
+
+
+# PostgreSQL gets a B-tree index per access pattern of the seed. DuckDB filters and
+# aggregates by scanning with min-max zonemaps, and its ART indexes only pay off for point
+# lookups (and slow bulk inserts), so it gets the lookup indexes only.
+_POSTGRES_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS ix_logs_prompt_version_ts"
+    " ON llm_interaction_logs (prompt_version, timestamp)",
+    "CREATE INDEX IF NOT EXISTS ix_logs_feature_ts ON llm_interaction_logs (feature, timestamp)",
+    "CREATE INDEX IF NOT EXISTS ix_logs_session_ts ON llm_interaction_logs (session_id, timestamp)",
+    "CREATE INDEX IF NOT EXISTS ix_logs_ts ON llm_interaction_logs (timestamp)",
+    "CREATE INDEX IF NOT EXISTS ix_feedback_type_ts ON feedback_events (feedback_type, timestamp)",
+    "CREATE INDEX IF NOT EXISTS ix_feedback_interaction ON feedback_events (interaction_id)",
+)
+_DUCKDB_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS ix_logs_session ON llm_interaction_logs (session_id)",
+    "CREATE INDEX IF NOT EXISTS ix_feedback_interaction ON feedback_events (interaction_id)",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        version=1,
+        name="interaction log and feedback events",
+        statements={
+            "duckdb": (
+                _interactions_ddl("VARCHAR", "JSON", "DOUBLE"),
+                _feedback_ddl("VARCHAR", "JSON", "DOUBLE"),
+                *_DUCKDB_INDEXES,
+            ),
+            "postgresql": (
+                _interactions_ddl("TEXT", "JSONB", "DOUBLE PRECISION"),
+                _feedback_ddl("TEXT", "JSONB", "DOUBLE PRECISION"),
+                *_POSTGRES_INDEXES,
+            ),
+        },
+    ),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+def pending(current: int, dialect: str) -> list[tuple[Migration, tuple[str, ...]]]:
+    return [(m, m.statements[dialect]) for m in MIGRATIONS if m.version > current]
