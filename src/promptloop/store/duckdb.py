@@ -115,15 +115,21 @@ class DuckDBStore:
 
     # -- schema -------------------------------------------------------------------------
     def schema_version(self) -> int:
-        rows = self._con.cursor().execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = $t",
-            {"t": schema.MIGRATIONS_TABLE},
-        ).fetchone()
+        rows = (
+            self._con.cursor()
+            .execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = $t",
+                {"t": schema.MIGRATIONS_TABLE},
+            )
+            .fetchone()
+        )
         if not rows or rows[0] == 0:
             return 0
-        found = self._con.cursor().execute(
-            f"SELECT coalesce(max(version), 0) FROM {schema.MIGRATIONS_TABLE}"
-        ).fetchone()
+        found = (
+            self._con.cursor()
+            .execute(f"SELECT coalesce(max(version), 0) FROM {schema.MIGRATIONS_TABLE}")
+            .fetchone()
+        )
         return int(found[0]) if found else 0
 
     def migrate(self) -> int:
@@ -191,7 +197,9 @@ class DuckDBStore:
         try:
             result = cursor.execute(to_dollar_params(sql), dict(params or {}))
             names = [column[0] for column in result.description or ()]
-            return [decode_json_columns(dict(zip(names, row, strict=True))) for row in result.fetchall()]
+            return [
+                decode_json_columns(dict(zip(names, row, strict=True))) for row in result.fetchall()
+            ]
         except duckdb.Error as exc:
             raise StoreError(str(exc)) from exc
         finally:

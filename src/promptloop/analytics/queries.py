@@ -1,0 +1,324 @@
+"""The questions the seed says an engineer or PM must answer without writing a pipeline.
+
+Every function takes a :class:`~promptloop.store.base.Store` and returns plain rows
+(``list[dict]``), so the HTTP API, the CLI and Python callers share one implementation.
+SQL here is portable across the SQL backends: time windows are computed in Python and passed
+as parameters instead of using dialect-specific interval arithmetic.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from promptloop.core.enums import EXPLICIT_TYPES, NEGATIVE_RATING_MAX, NEGATIVE_TYPES
+from promptloop.core.records import as_utc
+from promptloop.store.base import Store
+
+MAX_PAGE_SIZE = 1000
+
+# Columns returned when listing interactions: everything but the bulky system prompt.
+LIST_COLUMNS = (
+    "interaction_id",
+    "timestamp",
+    "session_id",
+    "user_id",
+    "feature",
+    "prompt_name",
+    "prompt_version",
+    "prompt_hash",
+    "model",
+    "user_input",
+    "raw_output",
+    "input_tokens",
+    "output_tokens",
+    "latency_ms",
+    "cost_usd",
+    "error",
+    "parent_interaction_id",
+    "metadata",
+)
+
+
+def _quoted(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{value}'" for value in values)
+
+
+# A feedback event is negative when its type always is, or when it is a low rating.
+NEGATIVE_CONDITION = (
+    f"(f.feedback_type IN ({_quoted(NEGATIVE_TYPES)})"
+    f" OR (f.feedback_type = 'rating' AND f.value <= {NEGATIVE_RATING_MAX}))"
+)
+
+
+@dataclass(frozen=True)
+class InteractionFilter:
+    """Which interactions to look at. Every field is optional; set fields are ANDed."""
+
+    prompt_version: str | None = None
+    prompt_name: str | None = None
+    feature: str | None = None
+    session_id: str | None = None
+    model: str | None = None
+    feedback_type: str | None = None  # interactions with at least one event of this type
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def where(self, alias: str = "l") -> tuple[str, dict[str, Any]]:
+        """A SQL condition on ``llm_interaction_logs AS alias`` and its parameters."""
+        clauses: list[str] = []
+        params: dict[str, Any] = {}
+        for column in ("prompt_version", "prompt_name", "feature", "session_id", "model"):
+            value = getattr(self, column)
+            if value is not None:
+                clauses.append(f"{alias}.{column} = :{column}")
+                params[column] = value
+        if self.since is not None:
+            clauses.append(f"{alias}.timestamp >= :since")
+            params["since"] = as_utc(self.since)
+        if self.until is not None:
+            clauses.append(f"{alias}.timestamp < :until")
+            params["until"] = as_utc(self.until)
+        if self.feedback_type is not None:
+            clauses.append(
+                f"{alias}.interaction_id IN (SELECT interaction_id FROM feedback_events "
+                "WHERE feedback_type = :feedback_type)"
+            )
+            params["feedback_type"] = self.feedback_type
+        return (" AND ".join(clauses) or "TRUE"), params
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[dict[str, Any]]
+    next_cursor: str | None
+    filters: dict[str, Any] = field(default_factory=dict)
+
+
+def _encode_cursor(row: dict[str, Any]) -> str:
+    stamp = as_utc(row["timestamp"]).isoformat()
+    return base64.urlsafe_b64encode(f"{stamp}|{row['interaction_id']}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        stamp, ident = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        return datetime.fromisoformat(stamp), ident
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError(f"cursor is not one this API returned: {cursor!r}") from None
+
+
+def list_interactions(
+    store: Store,
+    filters: InteractionFilter | None = None,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page:
+    """Newest first, paged by keyset (a cursor), so page N costs the same as page 1."""
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+    condition, params = (filters or InteractionFilter()).where()
+    if cursor:
+        stamp, ident = _decode_cursor(cursor)
+        condition += (
+            " AND (l.timestamp < :cursor_ts"
+            " OR (l.timestamp = :cursor_ts AND l.interaction_id < :cursor_id))"
+        )
+        params.update(cursor_ts=stamp, cursor_id=ident)
+    columns = ", ".join(f"l.{name}" for name in LIST_COLUMNS)
+    rows = store.fetch_all(
+        f"SELECT {columns} FROM llm_interaction_logs l WHERE {condition} "
+        "ORDER BY l.timestamp DESC, l.interaction_id DESC LIMIT :limit",
+        {**params, "limit": limit + 1},
+    )
+    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return Page(rows=rows[:limit], next_cursor=next_cursor)
+
+
+def get_interaction(store: Store, interaction_id: str) -> dict[str, Any] | None:
+    """One interaction with every feedback event linked to it, oldest first."""
+    rows = store.fetch_all(
+        "SELECT * FROM llm_interaction_logs WHERE interaction_id = :id", {"id": interaction_id}
+    )
+    feedback = feedback_for(store, interaction_id)
+    if not rows:
+        # Feedback may arrive before its interaction: report it rather than hide it.
+        return (
+            {"interaction_id": interaction_id, "missing": True, "feedback": feedback}
+            if feedback
+            else None
+        )
+    return {**rows[0], "feedback": feedback}
+
+
+def feedback_for(store: Store, interaction_id: str) -> list[dict[str, Any]]:
+    return store.fetch_all(
+        "SELECT * FROM feedback_events WHERE interaction_id = :id ORDER BY timestamp, feedback_id",
+        {"id": interaction_id},
+    )
+
+
+def _window_start(days: int, now: datetime | None) -> datetime:
+    if days <= 0:
+        raise ValueError("days must be positive")
+    return as_utc(now or datetime.now(UTC)) - timedelta(days=days)
+
+
+def top_negative_inputs(
+    store: Store,
+    *,
+    days: int = 14,
+    limit: int = 20,
+    feature: str | None = None,
+    prompt_version: str | None = None,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The most common user inputs that received negative feedback in the last ``days`` days.
+
+    Inputs are grouped case- and whitespace-insensitively. Negative means thumbs-down, a
+    report, a correction, or a rating of 2 or less. ``interactions`` counts distinct
+    interactions with negative feedback; ``negative_events`` counts the events.
+    """
+    filters = InteractionFilter(
+        feature=feature, prompt_version=prompt_version, since=_window_start(days, now)
+    )
+    condition, params = filters.where()
+    return store.fetch_all(
+        f"""
+        SELECT lower(trim(l.user_input)) AS normalized_input,
+               min(l.user_input) AS example_input,
+               count(DISTINCT l.interaction_id) AS interactions,
+               count(*) AS negative_events,
+               count(DISTINCT l.prompt_version) AS prompt_versions,
+               max(f.timestamp) AS last_feedback_at
+        FROM llm_interaction_logs l
+        JOIN feedback_events f ON f.interaction_id = l.interaction_id
+        WHERE {condition} AND {NEGATIVE_CONDITION} AND l.user_input IS NOT NULL
+        GROUP BY lower(trim(l.user_input))
+        ORDER BY interactions DESC, negative_events DESC, normalized_input
+        LIMIT :limit
+        """,
+        {**params, "limit": limit},
+    )
+
+
+def regenerated_inputs(
+    store: Store,
+    *,
+    prompt_version: str,
+    days: int = 14,
+    min_count: int = 2,
+    limit: int = 50,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The seed's query: inputs that triggered regeneration more than once, for one version."""
+    condition, params = InteractionFilter(
+        prompt_version=prompt_version, since=_window_start(days, now)
+    ).where()
+    return store.fetch_all(
+        f"""
+        SELECT l.user_input, count(f.feedback_id) AS regeneration_count
+        FROM llm_interaction_logs l
+        JOIN feedback_events f ON l.interaction_id = f.interaction_id
+        WHERE f.feedback_type = 'regenerate' AND {condition}
+        GROUP BY l.user_input
+        HAVING count(f.feedback_id) >= :min_count
+        ORDER BY regeneration_count DESC, l.user_input
+        LIMIT :limit
+        """,
+        {**params, "min_count": min_count, "limit": limit},
+    )
+
+
+_FLAGS = {
+    "thumbs_up": "f.feedback_type = 'thumbs_up'",
+    "thumbs_down": "f.feedback_type = 'thumbs_down'",
+    "regenerated": "f.feedback_type = 'regenerate'",
+    "edited": "f.feedback_type = 'edit'",
+    "copied": "f.feedback_type = 'copy'",
+    "abandoned": "f.feedback_type = 'abandon'",
+    "followed_up": "f.feedback_type = 'follow_up'",
+    "negative": NEGATIVE_CONDITION,
+    "responded": f"f.feedback_type IN ({_quoted(EXPLICIT_TYPES)})",
+}
+RATE_NAMES = {
+    "thumbs_up": "thumbs_up_rate",
+    "thumbs_down": "thumbs_down_rate",
+    "regenerated": "regeneration_rate",
+    "edited": "edit_rate",
+    "copied": "copy_rate",
+    "abandoned": "abandonment_rate",
+    "followed_up": "follow_up_rate",
+    "negative": "negative_rate",
+    "responded": "response_rate",
+}
+
+
+def version_summary(store: Store, filters: InteractionFilter | None = None) -> list[dict[str, Any]]:
+    """Per prompt version (within feature and prompt name): volume, feedback rates, cost.
+
+    Each rate is the share of the version's interactions with at least one such event, so
+    its denominator is ``interactions``. ``response_rate`` (the share with any explicit
+    feedback) belongs next to the explicit rates: explicit feedback is a biased sample.
+    """
+    condition, params = (filters or InteractionFilter()).where()
+    flag_columns = ",\n".join(
+        f"max(CASE WHEN {predicate} THEN 1 ELSE 0 END) AS {name}"
+        for name, predicate in _FLAGS.items()
+    )
+    sums = ",\n".join(f"sum(coalesce(s.{name}, 0)) AS {name}" for name in _FLAGS)
+    rows = store.fetch_all(
+        f"""
+        WITH scoped AS (
+            SELECT l.interaction_id, l.feature, l.prompt_name, l.prompt_version,
+                   l.latency_ms, l.input_tokens, l.output_tokens, l.cost_usd, l.timestamp,
+                   l.error
+            FROM llm_interaction_logs l WHERE {condition}
+        ),
+        signals AS (
+            SELECT f.interaction_id, {flag_columns}
+            FROM feedback_events f
+            WHERE f.interaction_id IN (SELECT interaction_id FROM scoped)
+            GROUP BY f.interaction_id
+        )
+        SELECT l.feature, l.prompt_name, l.prompt_version,
+               count(*) AS interactions,
+               {sums},
+               sum(CASE WHEN l.error IS NOT NULL THEN 1 ELSE 0 END) AS errors,
+               avg(l.latency_ms) AS mean_latency_ms,
+               avg(l.input_tokens) AS mean_input_tokens,
+               avg(l.output_tokens) AS mean_output_tokens,
+               sum(l.cost_usd) AS total_cost_usd,
+               min(l.timestamp) AS first_seen,
+               max(l.timestamp) AS last_seen
+        FROM scoped l LEFT JOIN signals s ON s.interaction_id = l.interaction_id
+        GROUP BY l.feature, l.prompt_name, l.prompt_version
+        ORDER BY l.feature NULLS LAST, l.prompt_name NULLS LAST, min(l.timestamp)
+        """,
+        params,
+    )
+    return [_with_rates(row) for row in rows]
+
+
+def _with_rates(row: dict[str, Any]) -> dict[str, Any]:
+    total = int(row["interactions"])
+    out = dict(row)
+    for name in (*_FLAGS, "errors"):
+        out[name] = int(row[name] or 0)
+    for flag, rate in RATE_NAMES.items():
+        out[rate] = out[flag] / total if total else None
+    out["error_rate"] = out["errors"] / total if total else None
+    for name in ("mean_latency_ms", "mean_input_tokens", "mean_output_tokens", "total_cost_usd"):
+        out[name] = None if row[name] is None else float(row[name])
+    return out
+
+
+def with_window(
+    filters: InteractionFilter | None, days: int | None, now: datetime | None = None
+) -> InteractionFilter:
+    """A filter narrowed to the last ``days`` days (when given)."""
+    base = filters or InteractionFilter()
+    return base if days is None else replace(base, since=_window_start(days, now))

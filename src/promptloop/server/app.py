@@ -1,0 +1,63 @@
+"""The collector: a FastAPI app that ingests interactions and feedback and answers queries."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+import promptloop
+from promptloop.server.api import ingest as ingest_api
+from promptloop.server.api import query as query_api
+from promptloop.server.errors import install_error_handlers
+from promptloop.server.ingest import Ingestor
+from promptloop.server.settings import Settings
+from promptloop.store import open_store
+from promptloop.store.base import Store
+
+
+def create_app(settings: Settings | None = None, *, store: Store | None = None) -> FastAPI:
+    """Build the collector. Pass ``store`` to share an already-open store (tests, embedding)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = store is None
+        app.state.store = store or open_store(settings.store_url)
+        app.state.ingestor = Ingestor(
+            app.state.store,
+            settings.wal_dir,
+            flush_interval=settings.flush_interval,
+            flush_rows=settings.flush_rows,
+            max_pending_rows=settings.max_pending_rows,
+            fsync=settings.fsync,
+        )
+        app.state.ingestor.start()
+        try:
+            yield
+        finally:
+            app.state.ingestor.stop()
+            if owned:
+                app.state.store.close()
+
+    app = FastAPI(
+        title="promptloop collector",
+        version=getattr(promptloop, "__version__", "0"),
+        description=(
+            "Log every LLM call with its interaction ID and prompt version; record explicit "
+            "and implicit feedback linked to it; ask the questions that drive prompt changes."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(ingest_api.router)
+    app.include_router(query_api.router)
+
+    @app.get("/healthz", tags=["ops"], summary="Liveness: no authentication")
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,228 @@
+"""The collector's write path: validate, make durable, acknowledge, then store in batches.
+
+Requests append to the write-ahead log and an in-memory buffer under one lock, so a segment
+always holds exactly the records buffered while it was current. A background thread moves
+the buffer into the store when it is big enough or old enough; reads call :meth:`flush`
+first so that what was acknowledged is visible to the next query.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import TypeAdapter, ValidationError
+
+from promptloop.core.records import FeedbackEvent, Interaction
+from promptloop.server.wal import WriteAheadLog, read_segment
+from promptloop.store.base import Store
+
+log = logging.getLogger("promptloop.collector")
+
+Kind = Literal["interactions", "feedback"]
+RECORD_TYPES: dict[Kind, type[Interaction] | type[FeedbackEvent]] = {
+    "interactions": Interaction,
+    "feedback": FeedbackEvent,
+}
+_LIST_ADAPTERS: dict[Kind, TypeAdapter[Any]] = {
+    "interactions": TypeAdapter(list[Interaction]),
+    "feedback": TypeAdapter(list[FeedbackEvent]),
+}
+
+
+class Backpressure(Exception):
+    """Too much is waiting for the store: the client should retry later."""
+
+
+@dataclass
+class ItemError:
+    index: int
+    field: str
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "field": self.field, "reason": self.reason}
+
+
+@dataclass
+class Validated:
+    records: list[Interaction] | list[FeedbackEvent]
+    errors: list[ItemError]
+
+
+def _field_of(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(item)"
+
+
+def validate_items(kind: Kind, items: Sequence[Any]) -> Validated:
+    """Validate a batch; valid items are kept and each invalid one reported by index.
+
+    The whole list is validated in one call first (fast when all is well); only a batch
+    with errors is re-validated item by item to separate the good from the bad.
+    """
+    try:
+        return Validated(records=_LIST_ADAPTERS[kind].validate_python(items), errors=[])
+    except ValidationError:
+        pass
+    model = RECORD_TYPES[kind]
+    records: list[Any] = []
+    errors: list[ItemError] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            errors.append(ItemError(index, "(item)", "must be a JSON object"))
+            continue
+        try:
+            records.append(model.model_validate(item))
+        except ValidationError as exc:
+            for detail in exc.errors(include_url=False, include_input=False):
+                errors.append(ItemError(index, _field_of(detail["loc"]), detail["msg"]))
+    return Validated(records=records, errors=errors)
+
+
+@dataclass
+class IngestStats:
+    accepted: dict[str, int] = field(default_factory=lambda: {"interactions": 0, "feedback": 0})
+    stored: dict[str, int] = field(default_factory=lambda: {"interactions": 0, "feedback": 0})
+    duplicates: dict[str, int] = field(default_factory=lambda: {"interactions": 0, "feedback": 0})
+    rejected: int = 0
+    flushes: int = 0
+    replayed_segments: int = 0
+    store_errors: int = 0
+    last_store_error: str | None = None
+
+
+class Ingestor:
+    def __init__(
+        self,
+        store: Store,
+        wal_dir: Path,
+        *,
+        flush_interval: float = 0.5,
+        flush_rows: int = 5_000,
+        max_pending_rows: int = 500_000,
+        fsync: bool = True,
+    ) -> None:
+        self.store = store
+        self.stats = IngestStats()
+        self._flush_interval = flush_interval
+        self._flush_rows = flush_rows
+        self._max_pending = max_pending_rows
+        self._wal = WriteAheadLog(wal_dir, fsync=fsync)
+        self._lock = threading.Lock()  # WAL append + buffer, together
+        self._flush_lock = threading.Lock()  # one flush at a time
+        self._buffer: dict[Kind, list[Any]] = {"interactions": [], "feedback": []}
+        self._pending_segments: list[Path] = []
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def start(self) -> None:
+        self.recover()
+        self._thread = threading.Thread(target=self._run, name="promptloop-flusher", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        self.flush()
+        self._wal.close()
+
+    def recover(self) -> int:
+        """Store what earlier runs acknowledged but did not store; return records replayed."""
+        current = self._wal.current()
+        replayed = 0
+        for segment in self._wal.segments():
+            if segment == current:
+                continue
+            batches: dict[Kind, list[Any]] = {"interactions": [], "feedback": []}
+            for kind, rows in read_segment(segment):
+                typed_kind: Kind = "feedback" if kind == "feedback" else "interactions"
+                model = RECORD_TYPES[typed_kind]
+                batches[typed_kind].extend(model.model_validate(row) for row in rows)
+            self._write(batches)
+            replayed += sum(len(rows) for rows in batches.values())
+            segment.unlink()
+            self.stats.replayed_segments += 1
+        if replayed:
+            log.info("replayed %d acknowledged records from the write-ahead log", replayed)
+        return replayed
+
+    # -- write path ---------------------------------------------------------------------
+    def submit(self, kind: Kind, records: Sequence[Interaction] | Sequence[FeedbackEvent]) -> None:
+        """Make records durable and queue them for the store. Returns once they are safe."""
+        if not records:
+            return
+        rows = [record.model_dump(mode="json") for record in records]
+        with self._lock:
+            pending = sum(len(batch) for batch in self._buffer.values())
+            if pending + len(rows) > self._max_pending:
+                raise Backpressure(f"{pending} records are waiting for the store")
+            self._wal.append(kind, rows)
+            self._buffer[kind].extend(records)
+            self.stats.accepted[kind] += len(records)
+            size = pending + len(rows)
+        if size >= self._flush_rows:
+            self._wake.set()
+
+    def flush(self) -> int:
+        """Write everything acknowledged so far to the store; return records written."""
+        with self._flush_lock:
+            with self._lock:
+                taken = self._buffer
+                self._buffer = {"interactions": [], "feedback": []}
+                if any(taken.values()):
+                    self._pending_segments.append(self._wal.rotate())
+            total = sum(len(rows) for rows in taken.values())
+            if not total and not self._pending_segments:
+                return 0
+            try:
+                self._write(taken)
+            except Exception as exc:
+                # Keep the records and their segments: the next flush tries again.
+                with self._lock:
+                    for kind, rows in taken.items():
+                        self._buffer[kind][:0] = rows
+                self.stats.store_errors += 1
+                self.stats.last_store_error = str(exc)
+                log.exception("writing to the store failed; will retry")
+                return 0
+            for segment in self._pending_segments:
+                segment.unlink(missing_ok=True)
+            self._pending_segments.clear()
+            self.stats.flushes += 1
+            return total
+
+    def _write(self, batches: dict[Kind, list[Any]]) -> None:
+        # Interactions first, so feedback for an interaction in the same flush finds it.
+        for kind in ("interactions", "feedback"):
+            rows = batches[kind]  # type: ignore[index]
+            if not rows:
+                continue
+            insert = (
+                self.store.insert_interactions
+                if kind == "interactions"
+                else self.store.insert_feedback
+            )
+            new = insert(rows)
+            self.stats.stored[kind] += new
+            self.stats.duplicates[kind] += len(rows) - new
+
+    def pending(self) -> int:
+        with self._lock:
+            return sum(len(rows) for rows in self._buffer.values())
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(timeout=self._flush_interval)
+            self._wake.clear()
+            try:
+                self.flush()
+            except Exception:  # the flusher must outlive any one bad flush
+                log.exception("flush failed")
