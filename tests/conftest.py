@@ -13,7 +13,12 @@ from collections.abc import Iterator
 import pytest
 
 from promptloop.store import Store, open_store
-from tests.support.pgserver import PostgresServer, PostgresUnavailable, create_database, postgres_server
+from tests.support.pgserver import (
+    PostgresServer,
+    PostgresUnavailable,
+    create_database,
+    postgres_server,
+)
 
 BACKENDS = ("duckdb", "postgresql")
 _db_counter = itertools.count()

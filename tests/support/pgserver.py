@@ -76,8 +76,18 @@ def postgres_server() -> Iterator[PostgresServer]:
     server: PostgresServer | None = None
     try:
         _run(
-            [str(bindir / "initdb"), "-D", str(datadir), "-U", "postgres", "-A", "trust",
-             "-E", "UTF8", "--no-sync"],
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(datadir),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
             as_user,
         )
         options = (
@@ -86,8 +96,19 @@ def postgres_server() -> Iterator[PostgresServer]:
             "-c max_connections=100 -c shared_buffers=256MB"
         )
         _run(
-            [str(bindir / "pg_ctl"), "-D", str(datadir), "-o", options, "-l",
-             str(root / "server.log"), "-w", "-t", "60", "start"],
+            [
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(datadir),
+                "-o",
+                options,
+                "-l",
+                str(root / "server.log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
             as_user,
         )
         pid = int((datadir / "postmaster.pid").read_text().splitlines()[0])
@@ -96,8 +117,20 @@ def postgres_server() -> Iterator[PostgresServer]:
     finally:
         if server is not None:
             try:
-                _run([str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "fast", "-w", "-t", "30",
-                      "stop"], as_user)
+                _run(
+                    [
+                        str(bindir / "pg_ctl"),
+                        "-D",
+                        str(datadir),
+                        "-m",
+                        "fast",
+                        "-w",
+                        "-t",
+                        "30",
+                        "stop",
+                    ],
+                    as_user,
+                )
             except subprocess.CalledProcessError:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(server.pid, signal.SIGKILL)

@@ -25,6 +25,8 @@ from promptloop.core.enums import FeedbackSource, FeedbackType
 _CATEGORY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-. ]{0,63}$")
 _FEEDBACK_ID_NAMESPACE = uuid.UUID("6b0f6a52-7f4e-4c7e-9a51-2d1f0c1e7a10")
 MAX_TEXT_CHARS = 1_000_000
+# Stands for "the client sent no timestamp" until validation replaces it.
+_UNSET_TIME = datetime(1, 1, 1, tzinfo=UTC)
 
 
 def utc_now() -> datetime:
@@ -165,7 +167,8 @@ class FeedbackEvent(_Record):
         default=None, validation_alias=_aliases("related_interaction_id")
     )
     metadata: dict[str, Any] = Field(default_factory=dict)
-    timestamp: datetime = Field(default_factory=utc_now)
+    # Filled with the time of receipt when the client sends none (see _type_specific_fields).
+    timestamp: datetime = Field(default_factory=lambda: _UNSET_TIME)
 
     @field_validator("interaction_id")
     @classmethod
@@ -195,19 +198,26 @@ class FeedbackEvent(_Record):
             raise ValueError("a rating needs a value")
         if kind in (FeedbackType.EDIT, FeedbackType.CORRECTION) and self.user_edit is None:
             raise ValueError(f"{kind.value} needs user_edit (the user's final text)")
+        timestamp_given = self.timestamp is not _UNSET_TIME
         if not self.feedback_id:
-            object.__setattr__(self, "feedback_id", derive_feedback_id(self))
+            object.__setattr__(self, "feedback_id", derive_feedback_id(self, timestamp_given))
+        if not timestamp_given:
+            object.__setattr__(self, "timestamp", utc_now())
         return self
 
 
-def derive_feedback_id(event: FeedbackEvent) -> str:
-    """A stable ID from the event's content, for clients that send none."""
+def derive_feedback_id(event: FeedbackEvent, with_timestamp: bool = True) -> str:
+    """A stable ID from the event's content, for clients that send none.
+
+    A retry of an event that carries neither ID nor timestamp must map to the same ID, so
+    the time of receipt is left out then: identical events of one interaction collapse.
+    """
     key = "\x1f".join(
         str(part)
         for part in (
             event.interaction_id,
             event.feedback_type.value,
-            event.timestamp.isoformat(),
+            event.timestamp.isoformat() if with_timestamp else "",
             event.category,
             event.value,
             event.user_edit,

@@ -132,6 +132,10 @@ class Ingestor:
         if self._thread is not None:
             self._thread.join(timeout=30)
         self.flush()
+        self.close()
+
+    def close(self) -> None:
+        """Release the log's file without flushing: what was acknowledged stays in the log."""
         self._wal.close()
 
     def recover(self) -> int:
@@ -201,8 +205,9 @@ class Ingestor:
 
     def _write(self, batches: dict[Kind, list[Any]]) -> None:
         # Interactions first, so feedback for an interaction in the same flush finds it.
-        for kind in ("interactions", "feedback"):
-            rows = batches[kind]  # type: ignore[index]
+        kinds: tuple[Kind, ...] = ("interactions", "feedback")
+        for kind in kinds:
+            rows = batches[kind]
             if not rows:
                 continue
             insert = (

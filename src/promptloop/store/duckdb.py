@@ -138,7 +138,8 @@ class DuckDBStore:
         with self._write_lock:
             self._con.execute(
                 f"CREATE TABLE IF NOT EXISTS {schema.MIGRATIONS_TABLE} ("
-                "version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+                "version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
+                " applied_at TIMESTAMPTZ NOT NULL)"
             )
             for migration, statements in schema.pending(self.schema_version(), self.dialect):
                 self._con.execute("BEGIN TRANSACTION")

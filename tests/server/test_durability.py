@@ -1,0 +1,106 @@
+"""An acknowledged event is never lost: not on a crash, not on a store outage."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import httpx
+
+from promptloop.core.records import Interaction
+from promptloop.server.ingest import Ingestor
+from promptloop.server.wal import WriteAheadLog, read_segment
+from promptloop.store import open_store
+from promptloop.store.base import Store
+from tests.support.collector import collector_process
+from tests.support.records import feedback, interaction
+
+
+def test_acknowledged_events_survive_a_kill_right_after_the_response(
+    store_url: str, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    batch = [{"interactionId": str(uuid.uuid4()), "userInput": f"q{i}"} for i in range(200)]
+    events = [{"interactionId": item["interactionId"], "feedbackType": "copy"} for item in batch]
+    # A flush interval of an hour: nothing reaches the store before the kill.
+    with collector_process(store_url, data_dir, flush_interval=3600) as collector:
+        with httpx.Client(base_url=collector.url) as http:
+            assert http.post("/v1/interactions", json=batch).status_code == 200
+            assert http.post("/v1/feedback", json=events).status_code == 200
+        collector.kill()
+    with (
+        collector_process(store_url, data_dir) as collector,
+        httpx.Client(base_url=collector.url) as http,
+    ):
+        stats = http.get("/v1/stats").json()
+    assert stats["store"]["interactions"] == 200
+    assert stats["store"]["feedback_events"] == 200
+    assert stats["ingest"]["replayed_segments"] >= 1
+    assert not list((data_dir / "wal").glob("wal-*.jsonl"))[1:]  # only the fresh segment
+
+
+class _FailingStore:
+    """Wraps a real store and fails writes while ``down`` is set: an outage of the engine."""
+
+    def __init__(self, inner: Store) -> None:
+        self.inner = inner
+        self.down = True
+        self.dialect = inner.dialect
+        self.url = inner.url
+
+    def insert_interactions(self, items: list[Interaction]) -> int:
+        if self.down:
+            raise ConnectionError("store unreachable")
+        return self.inner.insert_interactions(items)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+def test_records_wait_in_the_log_while_the_store_is_down(store: Store, tmp_path: Path) -> None:
+    flaky = _FailingStore(store)
+    ingestor = Ingestor(flaky, tmp_path / "wal", flush_interval=3600)  # type: ignore[arg-type]
+    records = [interaction() for _ in range(5)]
+    ingestor.submit("interactions", records)
+    assert ingestor.flush() == 0
+    assert ingestor.stats.store_errors == 1 and ingestor.pending() == 5
+    assert sum(len(rows) for _, rows in _all_batches(tmp_path / "wal")) == 5
+    flaky.down = False
+    assert ingestor.flush() == 5
+    assert store.fetch_all("SELECT count(*) AS n FROM llm_interaction_logs")[0]["n"] == 5
+    assert sum(len(rows) for _, rows in _all_batches(tmp_path / "wal")) == 0
+    ingestor.stop()
+
+
+def test_recovery_replays_unstored_segments_idempotently(tmp_path: Path) -> None:
+    store = open_store(f"duckdb:///{tmp_path}/s.duckdb")
+    first = Ingestor(store, tmp_path / "wal", flush_interval=3600)
+    record = interaction()
+    first.submit("interactions", [record])
+    first.submit("feedback", [feedback(record.interaction_id, "thumbs_up")])
+    store.insert_interactions([record])  # partly stored before the "crash"
+    first.close()  # no flush: the process died. A new collector on the same directory recovers.
+    second = Ingestor(store, tmp_path / "wal", flush_interval=3600)
+    assert second.recover() == 2
+    assert second.stats.stored == {"interactions": 0, "feedback": 1}
+    assert second.stats.duplicates["interactions"] == 1
+    second.close()
+    store.close()
+
+
+def test_a_torn_last_line_is_skipped(tmp_path: Path) -> None:
+    wal = WriteAheadLog(tmp_path)
+    wal.append("interactions", [{"interaction_id": "a"}])
+    segment = wal.rotate()
+    with segment.open("ab") as handle:
+        handle.write(b'{"kind": "interactions", "rows": [{"interac')
+    assert [rows for _, rows in read_segment(segment)] == [[{"interaction_id": "a"}]]
+    wal.close()
+
+
+def _all_batches(directory: Path) -> list[tuple[str, list[dict[str, object]]]]:
+    return [
+        batch
+        for segment in sorted(directory.glob("wal-*.jsonl"))
+        for batch in read_segment(segment)
+    ]
