@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as C  # noqa: E402
+import _common as C
 
 W, P = C.import_peers()
 C.add_repo_root()
@@ -146,7 +146,9 @@ def setup(a: argparse.Namespace, url: str | None, spool: Path) -> tuple[Traced, 
     return traced, {"api": api, "info": info}
 
 
-def time_loop(fn: Traced, prompts: list[str], recs: list[dict[str, Any]], n: int) -> tuple[list[int], float]:
+def time_loop(
+    fn: Traced, prompts: list[str], recs: list[dict[str, Any]], n: int
+) -> tuple[list[int], float]:
     pc = time.perf_counter_ns
     out = [0] * n
     t_start = pc()
@@ -159,7 +161,9 @@ def time_loop(fn: Traced, prompts: list[str], recs: list[dict[str, Any]], n: int
     return out, (pc() - t_start) / 1e9
 
 
-def stored_interactions(url: str, expected: int, timeout: float = 30.0) -> tuple[int, dict[str, Any]]:
+def stored_interactions(
+    url: str, expected: int, timeout: float = 30.0
+) -> tuple[int, dict[str, Any]]:
     """Interactions in the collector's store (``/v1/stats`` flushes its buffer first)."""
     import httpx
 
