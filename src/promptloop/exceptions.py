@@ -3,7 +3,10 @@
     PromptloopError
     ├── ConfigError            bad settings: an unknown store URL, a missing key
     ├── StoreError             the storage engine failed (driver errors are converted here)
-    │   └── StoreLockedError   the embedded store is owned by another process
+    │   ├── StoreLockedError   the embedded store is owned by another process
+    │   └── ConstraintViolation  a unique or primary key was violated
+    ├── NotFoundError          a named thing (prompt, version, label) does not exist
+    ├── ConflictError          the request contradicts what is stored
     └── ClientError            a call to the collector's HTTP API failed
 """
 
@@ -24,6 +27,18 @@ class StoreError(PromptloopError):
 
 class StoreLockedError(StoreError):
     """The embedded DuckDB file is held by another process."""
+
+
+class ConstraintViolation(StoreError):
+    """A write broke a unique or primary-key constraint."""
+
+
+class NotFoundError(PromptloopError):
+    """A named object does not exist."""
+
+
+class ConflictError(PromptloopError):
+    """The request contradicts stored state (e.g. a version number already taken)."""
 
 
 class ClientError(PromptloopError):

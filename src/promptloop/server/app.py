@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 import promptloop
 from promptloop.server.api import ingest as ingest_api
+from promptloop.server.api import prompts as prompts_api
 from promptloop.server.api import query as query_api
 from promptloop.server.errors import install_error_handlers
 from promptloop.server.ingest import Ingestor
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     install_error_handlers(app)
     app.include_router(ingest_api.router)
     app.include_router(query_api.router)
+    app.include_router(prompts_api.router)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness: no authentication")
     async def healthz() -> dict[str, Any]:

@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 
 from promptloop.core.records import FeedbackEvent, Interaction
-from promptloop.exceptions import StoreError, StoreLockedError
+from promptloop.exceptions import ConstraintViolation, StoreError, StoreLockedError
 from promptloop.store import schema
 from promptloop.store._sql import (
     FEEDBACK_COLUMNS,
@@ -89,6 +89,12 @@ def _arrow_batch(
             data[name].append(value)
         data["ingested_at"].append(now)
     return pa.table(data, schema=arrow_schema)
+
+
+def _converted(exc: duckdb.Error) -> StoreError:
+    if isinstance(exc, duckdb.ConstraintException):
+        return ConstraintViolation(str(exc))
+    return StoreError(str(exc))
 
 
 class DuckDBStore:
@@ -190,7 +196,21 @@ class DuckDBStore:
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         with self._write_lock:
-            self._con.execute(to_dollar_params(sql), dict(params or {}))
+            try:
+                self._con.execute(to_dollar_params(sql), dict(params or {}))
+            except duckdb.Error as exc:
+                raise _converted(exc) from exc
+
+    def transaction(self, statements: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        with self._write_lock:
+            self._con.execute("BEGIN TRANSACTION")
+            try:
+                for sql, params in statements:
+                    self._con.execute(to_dollar_params(sql), dict(params))
+                self._con.execute("COMMIT")
+            except duckdb.Error as exc:
+                self._con.execute("ROLLBACK")
+                raise _converted(exc) from exc
 
     # -- reads --------------------------------------------------------------------------
     def fetch_all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -202,7 +222,7 @@ class DuckDBStore:
                 decode_json_columns(dict(zip(names, row, strict=True))) for row in result.fetchall()
             ]
         except duckdb.Error as exc:
-            raise StoreError(str(exc)) from exc
+            raise _converted(exc) from exc
         finally:
             cursor.close()
 

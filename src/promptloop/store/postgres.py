@@ -14,7 +14,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from promptloop.core.records import FeedbackEvent, Interaction
-from promptloop.exceptions import StoreError
+from promptloop.exceptions import ConstraintViolation, StoreError
 from promptloop.store import schema
 from promptloop.store._sql import (
     FEEDBACK_COLUMNS,
@@ -124,11 +124,18 @@ class PostgresStore:
         return max(inserted, 0)
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        self.transaction([(sql, params or {})])
+
+    def transaction(self, statements: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
         conn = self._connection()
         try:
             with conn.transaction(), conn.cursor() as cur:
-                cur.execute(to_pyformat_params(sql).encode(), dict(params or {}))
+                for sql, params in statements:
+                    cur.execute(to_pyformat_params(sql).encode(), dict(params))
             conn.commit()
+        except psycopg.errors.IntegrityError as exc:
+            conn.rollback()
+            raise ConstraintViolation(str(exc)) from exc
         except psycopg.Error as exc:
             conn.rollback()
             raise StoreError(str(exc)) from exc

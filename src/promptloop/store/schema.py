@@ -83,6 +83,54 @@ _DUCKDB_INDEXES = (
     "CREATE INDEX IF NOT EXISTS ix_feedback_interaction ON feedback_events (interaction_id)",
 )
 
+
+def _prompt_registry_ddl(text: str, json_type: str) -> tuple[str, ...]:
+    return (
+        f"""
+CREATE TABLE IF NOT EXISTS prompt_versions (
+    prompt_name {text} NOT NULL,
+    version {text} NOT NULL,
+    prompt_hash {text} NOT NULL,
+    template {text} NOT NULL,
+    settings {json_type},
+    variables {json_type},
+    rationale {text} NOT NULL,
+    failure_mode {text},
+    evidence {json_type},
+    author {text},
+    source {text} NOT NULL,
+    commit_sha {text},
+    created_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (prompt_name, version),
+    UNIQUE (prompt_name, prompt_hash)
+)""",
+        f"""
+CREATE TABLE IF NOT EXISTS prompt_labels (
+    prompt_name {text} NOT NULL,
+    label {text} NOT NULL,
+    version {text} NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL,
+    updated_by {text},
+    PRIMARY KEY (prompt_name, label)
+)""",
+        f"""
+CREATE TABLE IF NOT EXISTS prompt_deployments (
+    deployment_id {text} PRIMARY KEY,
+    prompt_name {text} NOT NULL,
+    label {text} NOT NULL,
+    from_version {text},
+    to_version {text} NOT NULL,
+    action {text} NOT NULL,
+    actor {text},
+    reason {text},
+    timestamp TIMESTAMPTZ NOT NULL
+)""",
+        "CREATE INDEX IF NOT EXISTS ix_prompt_versions_hash ON prompt_versions (prompt_hash)",
+        "CREATE INDEX IF NOT EXISTS ix_deployments_name_ts"
+        " ON prompt_deployments (prompt_name, timestamp)",
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         version=1,
@@ -98,6 +146,14 @@ MIGRATIONS: tuple[Migration, ...] = (
                 _feedback_ddl("TEXT", "JSONB", "DOUBLE PRECISION"),
                 *_POSTGRES_INDEXES,
             ),
+        },
+    ),
+    Migration(
+        version=2,
+        name="prompt registry: versions, labels, deployments",
+        statements={
+            "duckdb": _prompt_registry_ddl("VARCHAR", "JSON"),
+            "postgresql": _prompt_registry_ddl("TEXT", "JSONB"),
         },
     ),
 )
