@@ -32,7 +32,7 @@ def err_console() -> Console:
 
 
 def jsonable(value: Any) -> Any:
-    """Plain JSON types; datetimes as ISO-8601 in UTC."""
+    """Plain JSON types; datetimes as ISO-8601 in UTC (``...Z``, as the HTTP API writes them)."""
     if isinstance(value, Mapping):
         return {str(key): jsonable(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -49,7 +49,7 @@ def jsonable_object(value: Mapping[str, Any]) -> dict[str, Any]:
 
 def _scalar(value: Any) -> Any:
     if isinstance(value, datetime):
-        return as_utc(value).isoformat()
+        return as_utc(value).isoformat().replace("+00:00", "Z")
     if isinstance(value, date | time):
         return value.isoformat()
     if isinstance(value, Decimal):

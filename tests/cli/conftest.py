@@ -1,0 +1,208 @@
+"""Fixtures for the CLI tests: a small known dataset on real stores, and real collectors.
+
+The dataset's IDs and prompt versions are the ones docs/cli.md uses in its examples, so the
+documented commands run unchanged against it (``test_docs.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from typer.testing import CliRunner, Result
+
+from promptloop.cli.main import app
+from promptloop.core.records import FeedbackEvent, Interaction
+from promptloop.server.app import create_app
+from promptloop.server.settings import Settings
+from promptloop.store import Store, open_store
+
+# IDs used in docs/cli.md.
+SHOWN_ID = "3f1c2a9e-5b7d-4c1e-9f0a-6d2b8e4c7a11"
+EARLY_FEEDBACK_ID = "9a0b1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d"  # feedback, no interaction stored
+API_KEY = "test-key-1"
+SECRET_SYSTEM_PROMPT = "You are [bold]the support assistant[/bold] of Acme."
+
+
+@dataclass(frozen=True)
+class Dataset:
+    interactions: list[Interaction]
+    feedback: list[FeedbackEvent]
+    now: datetime
+
+
+def _interaction(now: datetime, hours_ago: float, number: int, **fields: Any) -> Interaction:
+    base: dict[str, Any] = {
+        "interaction_id": f"00000000-0000-4000-8000-{number:012d}",
+        "session_id": "sess-1",
+        "user_id": "u_7f3a",
+        "feature": "support-chat",
+        "prompt_name": "support-assistant",
+        "prompt_version": "v1.4",
+        "model": "claude-sonnet-4-20250514",
+        "system_prompt": SECRET_SYSTEM_PROMPT,
+        "raw_output": "Here is how.",
+        "input_tokens": 100,
+        "output_tokens": 50,
+        "latency_ms": 800.0,
+        "cost_usd": 0.002,
+        "timestamp": now - timedelta(hours=hours_ago),
+    }
+    base.update(fields)
+    return Interaction.model_validate(base)
+
+
+def _event(target: Interaction, kind: str, minutes: float = 1, **fields: Any) -> FeedbackEvent:
+    stamp = target.timestamp + timedelta(minutes=minutes)
+    return FeedbackEvent.model_validate(
+        {
+            "interaction_id": target.interaction_id,
+            "feedback_type": kind,
+            "timestamp": stamp,
+            **fields,
+        }
+    )
+
+
+def build_dataset(now: datetime | None = None) -> Dataset:
+    """Two prompt versions of one feature, with every kind of signal the queries look at."""
+    now = now or datetime.now(UTC).replace(microsecond=0)
+    shown = _interaction(
+        now,
+        2,
+        0,
+        interaction_id=SHOWN_ID,
+        user_input="What integrations do you support?",
+        raw_output="We support Zapier, Slack and Jira.",
+        metadata={"ab_variant": "B", "flag": True},
+    )
+    fix_a = _interaction(now, 3, 1, user_input="How do I fix it?")
+    fix_b = _interaction(now, 4, 2, user_input="  how do I fix it? ", session_id="sess-2")
+    summary = _interaction(
+        now, 1, 3, prompt_version="v1.5", user_input="Summarize this thread", session_id="sess-3"
+    )
+    fix_new = _interaction(now, 0.5, 4, prompt_version="v1.5", user_input="How do I fix it?")
+    old = _interaction(now, 24 * 20, 5, user_input="An old complaint", prompt_version="v1.3")
+    email = _interaction(
+        now, 5, 6, feature="email-draft", prompt_name="email-writer", prompt_version="2", model="m2"
+    )
+    feedback = [
+        _event(shown, "thumbs_down", 1, category="wrong", comment="We do not support Zapier"),
+        _event(shown, "regenerate", 2),
+        _event(shown, "regenerate", 3),
+        _event(fix_a, "regenerate", 1),
+        _event(fix_a, "regenerate", 2),
+        _event(fix_a, "thumbs_down", 3, category="unhelpful"),
+        _event(fix_b, "rating", 1, value=1),
+        _event(summary, "thumbs_up", 1),
+        _event(summary, "copy", 2),
+        _event(fix_new, "edit", 1, user_edit="Restart the app, then retry."),
+        _event(old, "thumbs_down", 1),
+        _event(email, "abandon", 1),
+        FeedbackEvent.model_validate(
+            {
+                "interaction_id": EARLY_FEEDBACK_ID,
+                "feedback_type": "thumbs_up",
+                "timestamp": now - timedelta(minutes=5),
+            }
+        ),
+    ]
+    return Dataset([shown, fix_a, fix_b, summary, fix_new, old, email], feedback, now)
+
+
+def fill(store: Store, dataset: Dataset) -> Store:
+    store.insert_interactions(dataset.interactions)
+    store.insert_feedback(dataset.feedback)
+    return store
+
+
+@pytest.fixture
+def dataset() -> Dataset:
+    return build_dataset()
+
+
+@pytest.fixture
+def duck_url(tmp_path: Path, dataset: Dataset) -> str:
+    """A DuckDB file holding the dataset, closed so the CLI can open it."""
+    url = f"duckdb:///{tmp_path}/promptloop.duckdb"
+    fill(open_store(url), dataset).close()
+    return url
+
+
+@pytest.fixture
+def pg_data_url(pg_url: str, dataset: Dataset) -> str:
+    fill(open_store(pg_url), dataset).close()
+    return pg_url
+
+
+# -- a real collector on a real socket ----------------------------------------------------
+@contextlib.contextmanager
+def running_collector(
+    store: Store, data_dir: Path, api_keys: frozenset[str] = frozenset()
+) -> Iterator[str]:
+    """Serve ``create_app`` with uvicorn in a thread on 127.0.0.1; yield its base URL.
+
+    The socket is bound and listening before the thread starts, so a request made at once
+    waits in the backlog until the app is up: no polling, no sleeping.
+    """
+    settings = Settings(store_url=store.url, api_keys=api_keys, data_dir=data_dir, fsync=False)
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings, store=store), log_level="warning", lifespan="on")
+    )
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    port = sock.getsockname()[1]
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
+@pytest.fixture(scope="module")
+def collector_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A collector without authentication, serving the dataset."""
+    store = fill(open_store("duckdb:///:memory:"), build_dataset())
+    with running_collector(store, tmp_path_factory.mktemp("collector")) as url:
+        yield url
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def keyed_collector_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A collector that requires ``Authorization: Bearer test-key-1``."""
+    store = fill(open_store("duckdb:///:memory:"), build_dataset())
+    data_dir = tmp_path_factory.mktemp("keyed")
+    with running_collector(store, data_dir, frozenset({API_KEY})) as url:
+        yield url
+    store.close()
+
+
+# -- running the CLI ---------------------------------------------------------------------
+_CLEAN_ENV: dict[str, str | None] = {
+    "PROMPTLOOP_STORE": None,
+    "PROMPTLOOP_URL": None,
+    "PROMPTLOOP_API_KEY": None,
+    "PROMPTLOOP_API_KEYS": None,
+    "PROMPTLOOP_DATA_DIR": None,
+    "NO_COLOR": None,
+    "FORCE_COLOR": None,
+    "COLUMNS": "200",
+}
+
+
+def cli(args: Sequence[str], env: dict[str, str | None] | None = None) -> Result:
+    """Run ``promptloop ARGS`` in-process with a clean environment."""
+    return CliRunner().invoke(app, list(args), env={**_CLEAN_ENV, **(env or {})})
