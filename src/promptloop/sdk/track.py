@@ -17,7 +17,7 @@ from typing import Any, Generic, Literal, ParamSpec, TypeVar, cast, overload
 from promptloop.sdk import client as _client_mod
 from promptloop.sdk.call import TrackedCall
 from promptloop.sdk.context import _CONTEXT, ACTIVE_CALL, EMPTY
-from promptloop.sdk.extract import chunk_text, input_text
+from promptloop.sdk.extract import chunk_text, input_text, system_messages
 from promptloop.sdk.guard import handle_internal_error
 
 P = ParamSpec("P")
@@ -25,7 +25,16 @@ R = TypeVar("R")
 T = TypeVar("T")
 
 # Parameter names taken as the user's input, in order of preference.
-INPUT_NAMES = ("user_input", "prompt", "input", "question", "query", "message", "text")
+INPUT_NAMES = (
+    "user_input",
+    "prompt",
+    "input",
+    "question",
+    "query",
+    "message",
+    "text",
+    "messages",
+)
 _MISSING: Any = object()
 _MAX_STREAM_PARTS = 100_000
 
@@ -121,6 +130,9 @@ class Tracker:
     ) -> TrackedCall:
         client = _client_mod._DEFAULT or _client_mod.current_client()
         if user_input is not None and user_input.__class__ is not str:
+            if system_prompt is None:
+                # A chat message list carries its own system prompt.
+                system_prompt = system_messages(user_input)
             user_input = input_text(user_input)
         if system_prompt is not None and system_prompt.__class__ is not str:
             system_prompt = input_text(system_prompt)
