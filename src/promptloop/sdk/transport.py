@@ -100,6 +100,10 @@ class Transport:
             self._headers["Authorization"] = f"Bearer {settings.api_key}"
         self.sent = self.rejected = self.failed = self.spooled = self.replayed = 0
         self._dropped = 0
+        # Import httpx here, on the caller's thread, not lazily on the sender thread: a
+        # half-imported module visible in sys.modules breaks libraries that peek at it.
+        import httpx  # noqa: F401
+
         self._setup_runtime()
         self._closed = False
         self.start()
@@ -200,10 +204,6 @@ class Transport:
     # -- sender thread ----------------------------------------------------------------------
     def _run(self) -> None:
         interval = self._settings.flush_interval
-        try:
-            import httpx  # noqa: F401  (warm the import off the host's threads)
-        except Exception as exc:
-            self._internal_error(exc, "importing httpx")
         try:
             while True:
                 if not self._stop.is_set():
