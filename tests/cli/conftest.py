@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -188,6 +190,33 @@ def keyed_collector_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
     with running_collector(store, data_dir, frozenset({API_KEY})) as url:
         yield url
     store.close()
+
+
+_HOLD_LOCK = (
+    "import duckdb, sys; con = duckdb.connect(sys.argv[1]); "
+    "print('locked', flush=True); sys.stdin.read()"
+)
+
+
+@pytest.fixture
+def locked_store(duck_url: str) -> Iterator[str]:
+    """The dataset's DuckDB file, held open for writing by another process."""
+    path = duck_url.removeprefix("duckdb:///")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, path],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        yield duck_url
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+        if holder.stdout is not None:
+            holder.stdout.close()
 
 
 # -- running the CLI ---------------------------------------------------------------------

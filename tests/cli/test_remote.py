@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -224,33 +222,6 @@ def test_api_key_is_sent_as_bearer_token() -> None:
 
 
 # -- a DuckDB file locked by a running collector -------------------------------------------
-_HOLD_LOCK = (
-    "import duckdb, sys; con = duckdb.connect(sys.argv[1]); "
-    "print('locked', flush=True); sys.stdin.read()"
-)
-
-
-@pytest.fixture
-def locked_store(duck_url: str) -> Iterator[str]:
-    """The dataset's DuckDB file, held open for writing by another process."""
-    path = duck_url.removeprefix("duckdb:///")
-    holder = subprocess.Popen(
-        [sys.executable, "-c", _HOLD_LOCK, path],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-        yield duck_url
-    finally:
-        assert holder.stdin is not None
-        holder.stdin.close()
-        holder.wait(timeout=30)
-        if holder.stdout is not None:
-            holder.stdout.close()
-
-
 def test_locked_store_falls_back_to_the_local_collector(
     locked_store: str, collector_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -7,11 +7,19 @@ command runs, so the rest of the CLI never pays for it.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, cast
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -19,6 +27,7 @@ from promptloop.cli import _output as out
 from promptloop.cli._backend import open_writable_store, target_of
 from promptloop.cli._errors import CliError
 from promptloop.cli._options import JsonFlag
+from promptloop.core.records import Interaction
 from promptloop.store.base import Store
 
 DEFAULT_INTERACTIONS = 20_000
@@ -43,13 +52,37 @@ def demo_api() -> tuple[LoadDemo, DemoIsLoaded]:
         raise CliError(f"the demo data generator is not available in this install: {exc}") from None
 
 
+class _Counting:
+    """The store, reporting how many interactions each write carried (for the progress bar)."""
+
+    def __init__(self, store: Store, advance: Callable[[int], None]) -> None:
+        self._store = store
+        self._advance = advance
+
+    def insert_interactions(self, items: Sequence[Interaction]) -> int:
+        stored = self._store.insert_interactions(items)
+        self._advance(len(items))
+        return stored
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
 def load_with_progress(store: Store, *, interactions: int, seed: int) -> dict[str, Any]:
-    """Run the generator under a spinner with elapsed time (on stderr)."""
+    """Run the generator under a progress bar (on stderr) fed by its writes."""
     load_demo, _ = demo_api()
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=out.err_console(), transient=True) as progress:
-        progress.add_task(f"simulating {interactions:,} interactions (seed {seed})", total=None)
-        return dict(load_demo(store, interactions=interactions, seed=seed))
+        task = progress.add_task(f"simulating interactions (seed {seed})", total=interactions)
+        counting = _Counting(store, lambda n: progress.advance(task, n))
+        return dict(load_demo(cast(Store, counting), interactions=interactions, seed=seed))
 
 
 def is_loaded(store: Store) -> bool:
@@ -68,23 +101,26 @@ def load(
     ] = DEFAULT_SEED,
     as_json: JsonFlag = False,
 ) -> None:
-    """Fill --store with a SIMULATED dataset (skipped when it already has one)."""
+    """Fill --store with a SIMULATED dataset of interactions and feedback.
+
+    Loading is idempotent: running it again with the same options stores nothing new (and
+    completes a load that was interrupted).
+    """
     url = target_of(ctx).resolved_store_url
     store = open_writable_store(url)
     try:
-        loaded = is_loaded(store)
-        result = {} if loaded else load_with_progress(store, interactions=interactions, seed=seed)
+        before = is_loaded(store)
+        result = load_with_progress(store, interactions=interactions, seed=seed)
     finally:
         store.close()
     shown = out.redact_url(url)
     if as_json:
-        out.print_json({"store": shown, "already_loaded": loaded, "result": result})
+        out.print_json({"store": shown, "already_loaded": before, "result": result})
         return
     console = out.console()
-    if loaded:
-        console.print(Text(f"{shown} already holds the demo data: nothing to do"), soft_wrap=True)
-        return
     console.print(_result_table(result, shown))
+    if before:
+        console.print(Text("the store already held demo data: only missing records were added"))
     console.print(Text("SIMULATED data: generated, not from real users.", style="bold yellow"))
     console.print(Text("Next: promptloop query versions · promptloop query negative-inputs"))
 

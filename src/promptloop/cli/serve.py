@@ -12,7 +12,7 @@ from rich.text import Text
 
 from promptloop.cli import _output as out
 from promptloop.cli._backend import open_writable_store, target_of
-from promptloop.cli.demo import DEFAULT_INTERACTIONS, is_loaded, load_with_progress
+from promptloop.cli.demo import DEFAULT_INTERACTIONS, DEFAULT_SEED, is_loaded, load_with_progress
 from promptloop.server.settings import Settings
 from promptloop.store.base import Store
 
@@ -59,7 +59,7 @@ def serve(
         base = f"http://{_display_host(host)}:{port}"
         if demo:
             if not is_loaded(opened):
-                load_with_progress(opened, interactions=demo_interactions, seed=7)
+                load_with_progress(opened, interactions=demo_interactions, seed=DEFAULT_SEED)
             out.console().print(demo_panel(base, opened, auth=bool(settings.api_keys)))
         else:
             out.console().print(_banner(base, store_url, auth=bool(settings.api_keys)))

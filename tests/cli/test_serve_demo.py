@@ -1,0 +1,228 @@
+"""``promptloop serve`` and ``promptloop demo``: option parsing and wiring, without a server.
+
+``run_server`` is replaced by a function that drives the app in-process (TestClient), and
+``promptloop.demo.simulate`` by a small fake with the same API, so these tests check what
+the commands do with them. The last test uses the real generator when it is installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import types
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from promptloop.cli import serve as serve_module
+from promptloop.core.records import Interaction
+from promptloop.store import Store
+from tests.cli.conftest import cli
+
+
+@dataclass
+class FakeDemo:
+    """``load_demo`` / ``demo_is_loaded`` with the generator's signature."""
+
+    calls: list[dict[str, Any]] = field(default_factory=list)
+
+    def load_demo(
+        self, store: Store, *, interactions: int = 20_000, end: Any = None, seed: int = 7
+    ) -> dict[str, Any]:
+        self.calls.append({"interactions": interactions, "seed": seed, "end": end})
+        now = datetime.now(UTC)
+        rows = [
+            Interaction(
+                interaction_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"demo/{seed}/{n}")),
+                feature="demo",
+                prompt_name="demo-prompt",
+                prompt_version=f"v{1 + n % 2}",
+                user_input=f"question {n}",
+                timestamp=now - timedelta(minutes=n),
+            )
+            for n in range(interactions)
+        ]
+        stored = sum(store.insert_interactions(rows[i : i + 10]) for i in range(0, len(rows), 10))
+        return {"interactions": stored, "feedback_events": 0, "prompt_versions": 2}
+
+    def demo_is_loaded(self, store: Store) -> bool:
+        rows = store.fetch_all(
+            "SELECT count(*) AS n FROM llm_interaction_logs WHERE feature = 'demo'"
+        )
+        return int(rows[0]["n"]) > 0
+
+
+@pytest.fixture
+def fake_demo(monkeypatch: pytest.MonkeyPatch) -> FakeDemo:
+    fake = FakeDemo()
+    module = types.ModuleType("promptloop.demo.simulate")
+    module.load_demo = fake.load_demo  # type: ignore[attr-defined]
+    module.demo_is_loaded = fake.demo_is_loaded  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "promptloop.demo.simulate", module)
+    return fake
+
+
+@dataclass
+class Served:
+    host: str = ""
+    port: int = 0
+    settings: Any = None
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> Served:
+    """Replace uvicorn: run the app's lifespan in-process and ask it for /v1/stats."""
+    seen = Served()
+
+    def run_server(app: FastAPI, host: str, port: int) -> None:
+        seen.host, seen.port, seen.settings = host, port, app.state.settings
+        key = next(iter(seen.settings.api_keys), None)
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        with TestClient(app) as client:
+            seen.stats = client.get("/v1/stats", headers=headers).json()
+
+    monkeypatch.setattr(serve_module, "run_server", run_server)
+    return seen
+
+
+def test_serve_help_lists_every_option() -> None:
+    result = cli(["serve", "--help"])
+    assert result.exit_code == 0
+    for option in (
+        "--host",
+        "--port",
+        "--store",
+        "--api-key",
+        "--data-dir",
+        "--demo",
+        "--demo-interactions",
+    ):
+        assert option in result.stdout
+
+
+def test_serve_passes_its_options_to_the_collector(tmp_path: Path, served: Served) -> None:
+    store = f"duckdb:///{tmp_path}/served.duckdb"
+    args = ["serve", "--store", store, "--host", "0.0.0.0", "--port", "9001"]
+    args += ["--api-key", "k1", "--api-key", "k2", "--data-dir", str(tmp_path / "data")]
+    result = cli(args)
+    assert result.exit_code == 0, result.output
+    assert (served.host, served.port) == ("0.0.0.0", 9001)
+    assert served.settings.api_keys == frozenset({"k1", "k2"})
+    assert served.settings.data_dir == tmp_path / "data"
+    assert served.settings.store_url == store
+    assert served.stats["store"]["interactions"] == 0
+    assert "http://127.0.0.1:9001/docs" in result.stdout
+    assert "API keys required" in result.stdout and "k1" not in result.stdout
+
+
+def test_serve_uses_the_global_store_and_env_keys(tmp_path: Path, served: Served) -> None:
+    store = f"duckdb:///{tmp_path}/global.duckdb"
+    env = {"PROMPTLOOP_API_KEYS": "a,b", "PROMPTLOOP_DATA_DIR": str(tmp_path / "d")}
+    result = cli(["--store", store, "serve"], env=env)
+    assert result.exit_code == 0, result.output
+    assert served.settings.store_url == store
+    assert served.settings.api_keys == frozenset({"a", "b"})
+    assert (served.host, served.port) == ("127.0.0.1", 8321)
+
+
+def test_serve_demo_loads_once_and_says_the_data_is_simulated(
+    tmp_path: Path, served: Served, fake_demo: FakeDemo
+) -> None:
+    store = f"duckdb:///{tmp_path}/demo.duckdb"
+    data = str(tmp_path / "data")
+    args = ["serve", "--store", store, "--data-dir", data, "--demo", "--demo-interactions", "30"]
+    first = cli(args)
+    assert first.exit_code == 0, first.output
+    assert fake_demo.calls == [{"interactions": 30, "seed": 7, "end": None}]
+    assert served.stats["store"]["interactions"] == 30  # the server shares the loaded store
+    panel = first.stdout
+    assert "SIMULATED" in panel
+    assert "http://127.0.0.1:8321/docs" in panel
+    assert "curl -s 'http://127.0.0.1:8321/v1/queries/negative-inputs?days=14'" in panel
+    assert "promptloop --url http://127.0.0.1:8321 query negative-inputs --days 14" in panel
+    assert "query regenerated-inputs --prompt-version v" in panel
+    assert "What to try" in panel
+    again = cli(args)
+    assert again.exit_code == 0
+    assert len(fake_demo.calls) == 1  # already loaded: not loaded twice
+
+
+def test_serve_demo_with_keys_shows_how_to_authenticate_not_the_key(
+    tmp_path: Path, served: Served, fake_demo: FakeDemo
+) -> None:
+    store = f"duckdb:///{tmp_path}/demo.duckdb"
+    args = ["serve", "--store", store, "--data-dir", str(tmp_path / "d"), "--demo"]
+    result = cli([*args, "--demo-interactions", "5", "--api-key", "s3cret-value"])
+    assert result.exit_code == 0, result.output
+    assert "Authorization: Bearer $PROMPTLOOP_API_KEY" in result.stdout
+    assert "--api-key $PROMPTLOOP_API_KEY" in result.stdout
+    assert "s3cret-value" not in result.output
+
+
+def test_serve_demo_without_the_generator_exits_1(
+    tmp_path: Path, served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "promptloop.demo.simulate", None)
+    result = cli(["serve", "--store", f"duckdb:///{tmp_path}/x.duckdb", "--demo"])
+    assert result.exit_code == 1
+    assert "demo data generator is not available" in result.stderr
+
+
+def test_serve_on_a_locked_store_exits_2(locked_store: str, served: Served) -> None:
+    result = cli(["serve", "--store", locked_store])
+    assert result.exit_code == 2
+    assert "held by another process" in result.stderr
+
+
+@pytest.mark.parametrize("port", ["-1", "70000", "http"])
+def test_serve_rejects_bad_ports(port: str) -> None:
+    assert cli(["serve", "--port", port]).exit_code == 2
+
+
+def test_demo_load_fills_the_store(tmp_path: Path, fake_demo: FakeDemo) -> None:
+    store = f"duckdb:///{tmp_path}/demo.duckdb"
+    result = cli(["--store", store, "demo", "load", "--interactions", "25", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    assert fake_demo.calls == [{"interactions": 25, "seed": 3, "end": None}]
+    assert "SIMULATED" in result.stdout and "prompt versions" in result.stdout
+    again = cli(["--store", store, "demo", "load", "--interactions", "25", "--seed", "3"])
+    assert "already held demo data" in again.stdout
+    args = ["--store", store, "demo", "load", "--json", "--seed", "3", "--interactions", "25"]
+    report = json.loads(cli(args).stdout)
+    assert report["already_loaded"] is True
+    assert report["result"]["interactions"] == 0  # idempotent: nothing new stored
+    stats = json.loads(cli(["--store", store, "stats", "--json"]).stdout)
+    assert stats["store"]["interactions"] == 25
+
+
+def test_demo_help() -> None:
+    assert "--interactions" in cli(["demo", "load", "--help"]).stdout
+    assert "load" in cli(["demo", "--help"]).stdout
+
+
+def _real_generator() -> bool:
+    if importlib.util.find_spec("promptloop.demo.simulate") is None:
+        return False
+    module = importlib.import_module("promptloop.demo.simulate")
+    return hasattr(module, "load_demo") and hasattr(module, "demo_is_loaded")
+
+
+@pytest.mark.skipif(not _real_generator(), reason="promptloop.demo.simulate.load_demo not there")
+def test_demo_load_with_the_real_generator(tmp_path: Path) -> None:
+    store = f"duckdb:///{tmp_path}/real.duckdb"
+    result = cli(["--store", store, "demo", "load", "--interactions", "300", "--json"])
+    assert result.exit_code == 0, result.output
+    versions = json.loads(cli(["--store", store, "query", "versions", "--json"]).stdout)
+    assert sum(row["interactions"] for row in versions["items"]) >= 1
+    again = cli(["--store", store, "demo", "load", "--interactions", "300", "--json"])
+    report = json.loads(again.stdout)
+    assert report["already_loaded"] is True
+    assert report["result"]["interactions"] == 0
