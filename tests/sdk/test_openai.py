@@ -202,7 +202,7 @@ def test_inside_track_enriches_instead_of_duplicating(
 
     @promptloop.track(feature="answer", prompt_version="v9")
     def answer(question: str) -> Any:
-        first = llm.chat.completions.create(
+        llm.chat.completions.create(
             model="m",
             messages=[{"role": "system", "content": "S"}, {"role": "user", "content": question}],
         )
