@@ -263,7 +263,11 @@ class Transport:
         settings = self._settings
         interactions: list[bytes] = []
         feedback: list[bytes] = []
-        for kind, record in items:
+        for index, (kind, record) in enumerate(items):
+            if index & 7 == 7:
+                # Hand the GIL back to host threads every few records: otherwise a host
+                # thread may wait a whole switch interval (5 ms) behind this CPU-bound loop.
+                time.sleep(0)
             try:
                 if kind in (INTERACTION, RAW_INTERACTION):
                     if kind == RAW_INTERACTION:
