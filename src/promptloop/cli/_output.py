@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
 from promptloop.core.records import as_utc
@@ -29,6 +29,14 @@ def console() -> Console:
 
 def err_console() -> Console:
     return Console(stderr=True, highlight=False)
+
+
+def titled(title: str, body: RenderableType, note: str | None = None) -> Group:
+    """A bold title line, the body, an optional dim note: wrapped to the console, not the table."""
+    parts: list[RenderableType] = [Text(title, style="bold"), body]
+    if note:
+        parts.append(Text(note, style="dim"))
+    return Group(*parts)
 
 
 def jsonable(value: Any) -> Any:
@@ -83,14 +91,14 @@ def text(value: Any, *, limit: int | None = None) -> Text:
     return Text(shown)
 
 
-def when(value: Any) -> Text:
-    """A timestamp cell, second precision, in UTC."""
+def when(value: Any, *, seconds: bool = True) -> Text:
+    """A timestamp cell in UTC, to the second (or the minute)."""
     if value is None:
         return Text("-", style="dim")
     stamp = as_utc(value) if isinstance(value, datetime) else _parse_stamp(str(value))
     if stamp is None:
         return Text(str(value))
-    return Text(stamp.strftime("%Y-%m-%d %H:%M:%SZ"))
+    return Text(stamp.strftime("%Y-%m-%d %H:%M:%SZ" if seconds else "%Y-%m-%d %H:%MZ"))
 
 
 def _parse_stamp(value: str) -> datetime | None:

@@ -21,11 +21,11 @@ def stats(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     if as_json:
         out.print_json(found)
         return
-    out.console().print(_stats_table(found, where))
+    out.console().print(out.titled(where, _stats_table(found)))
 
 
-def _stats_table(found: dict[str, Any], where: str) -> Table:
-    table = Table(title=where, title_justify="left", show_header=False)
+def _stats_table(found: dict[str, Any]) -> Table:
+    table = Table(show_header=False)
     table.add_column(style="bold", no_wrap=True)
     table.add_column(justify="right")
     for label, value in _flatten(found):

@@ -118,15 +118,15 @@ def load(
         out.print_json({"store": shown, "already_loaded": before, "result": result})
         return
     console = out.console()
-    console.print(_result_table(result, shown))
+    console.print(out.titled(f"demo data loaded into {shown}", _result_table(result)))
     if before:
         console.print(Text("the store already held demo data: only missing records were added"))
     console.print(Text("SIMULATED data: generated, not from real users.", style="bold yellow"))
     console.print(Text("Next: promptloop query versions · promptloop query negative-inputs"))
 
 
-def _result_table(result: dict[str, Any], where: str) -> Table:
-    table = Table(title=f"demo data loaded into {where}", title_justify="left", show_header=False)
+def _result_table(result: dict[str, Any]) -> Table:
+    table = Table(show_header=False)
     table.add_column(style="bold")
     table.add_column(justify="right")
     for name, value in result.items():

@@ -6,7 +6,8 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.console import Group
+from rich import box
+from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -80,27 +81,31 @@ def list_interactions(
         out.print_json(page)
         return
     console = out.console()
-    console.print(_interactions_table(page["items"], where))
+    rows = page["items"]
+    table = _interactions_table(rows, console.width)
+    console.print(out.titled(f"{len(rows)} interactions ({where})", table))
     if page.get("next_cursor"):
         console.print(Text(f"next page: --cursor {page['next_cursor']}"), soft_wrap=True)
 
 
-def _interactions_table(rows: list[dict[str, Any]], where: str) -> Table:
-    table = Table(title=f"{len(rows)} interactions ({where})", title_justify="left")
-    table.add_column("time", no_wrap=True)
-    table.add_column("interaction id", no_wrap=True, min_width=36)
-    for name in ("feature", "version", "model"):
-        table.add_column(name, overflow="fold")
-    table.add_column("input", ratio=1)
-    table.add_column("latency", justify="right", no_wrap=True)
+def _interactions_table(rows: list[dict[str, Any]], width: int) -> Table:
+    """Time, ID and latency keep their width; feature and version only on wide terminals."""
+    wide = width >= 110
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column("time", width=17, no_wrap=True)
+    table.add_column("interaction id", width=36, no_wrap=True)
+    if wide:
+        table.add_column("feature", overflow="fold")
+        table.add_column("version", overflow="fold")
+    table.add_column("input")
+    table.add_column("latency", justify="right", width=9, no_wrap=True)
     for row in rows:
+        shown = [out.text(row.get("feature")), out.text(row.get("prompt_version"))] if wide else []
         table.add_row(
-            out.when(row.get("timestamp")),
+            out.when(row.get("timestamp"), seconds=False),
             Text(str(row["interaction_id"])),
-            out.text(row.get("feature")),
-            out.text(row.get("prompt_version")),
-            out.text(row.get("model")),
-            out.text(row.get("user_input"), limit=60),
+            *shown,
+            out.text(row.get("user_input"), limit=80),
             out.number(row.get("latency_ms"), suffix=" ms"),
         )
     return table
@@ -124,7 +129,7 @@ def show(
         console.print(Text(note, style="yellow"))
     else:
         console.print(_details(found))
-    console.print(_feedback_table(found.get("feedback", [])))
+    console.print(_feedback(found.get("feedback", [])))
 
 
 def _details(row: dict[str, Any]) -> Group:
@@ -166,8 +171,12 @@ def _prompt_label(row: dict[str, Any]) -> str:
     return f"{name} version {version}{digest}"
 
 
+def _feedback(events: list[dict[str, Any]]) -> RenderableType:
+    return out.titled(f"{len(events)} feedback events", _feedback_table(events))
+
+
 def _feedback_table(events: list[dict[str, Any]]) -> Table:
-    table = Table(title=f"{len(events)} feedback events", title_justify="left")
+    table = Table()
     for name in ("time", "type", "category", "value", "source", "detail"):
         table.add_column(name)
     for event in events:
@@ -195,4 +204,4 @@ def feedback(
     if as_json:
         out.print_json(found)
         return
-    out.console().print(_feedback_table(found["items"]))
+    out.console().print(_feedback(found["items"]))

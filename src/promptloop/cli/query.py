@@ -51,7 +51,7 @@ def negative_inputs(
         out.print_json(found)
         return
     title = f"Inputs with negative feedback, last {days} days"
-    table = Table(title=title, title_justify="left")
+    table = Table()
     table.add_column("#", justify="right")
     table.add_column("input")
     for name in ("interactions", "negative events", "prompt versions"):
@@ -66,7 +66,7 @@ def negative_inputs(
             out.number(row.get("prompt_versions")),
             out.when(row.get("last_feedback_at")),
         )
-    out.console().print(table)
+    out.console().print(out.titled(title, table))
 
 
 @app.command("regenerated-inputs")
@@ -93,14 +93,14 @@ def regenerated_inputs(
     title = (
         f"Inputs regenerated {min_count}+ times, prompt version {prompt_version}, last {days} days"
     )
-    table = Table(title=title, title_justify="left")
+    table = Table()
     table.add_column("input")
     table.add_column("regenerations", justify="right")
     for row in found["items"]:
         table.add_row(
             out.text(row.get("user_input"), limit=100), out.number(row.get("regeneration_count"))
         )
-    out.console().print(table)
+    out.console().print(out.titled(title, table))
 
 
 @app.command("versions")
@@ -128,7 +128,8 @@ def versions(
     if not found["items"]:
         console.print(Text("no interactions match", style="dim"))
     for (feature_name, prompt), rows in groupby(found["items"], key=_prompt_key):
-        console.print(_versions_table(feature_name, prompt, list(rows)))
+        title = f"feature {feature_name} · prompt {prompt}"
+        console.print(out.titled(title, _versions_table(list(rows)), _RATE_NOTE))
 
 
 def _prompt_key(row: dict[str, Any]) -> tuple[str, str]:
@@ -138,6 +139,11 @@ def _prompt_key(row: dict[str, Any]) -> tuple[str, str]:
 def _rate(flag: str) -> Callable[[dict[str, Any]], Text]:
     return lambda row: out.rate(row.get(flag), row.get("interactions"))
 
+
+_RATE_NOTE = (
+    "rate = share of the version's interactions with at least one such event "
+    "(count/interactions); response rate = share with any explicit feedback"
+)
 
 _METRICS: tuple[tuple[str, Callable[[dict[str, Any]], Text]], ...] = (
     ("interactions", lambda row: out.number(row.get("interactions"))),
@@ -160,15 +166,9 @@ _METRICS: tuple[tuple[str, Callable[[dict[str, Any]], Text]], ...] = (
 )
 
 
-def _versions_table(feature: str, prompt: str, rows: list[dict[str, Any]]) -> Table:
+def _versions_table(rows: list[dict[str, Any]]) -> Table:
     """Metrics down, versions across: compare a prompt's versions side by side."""
-    table = Table(
-        title=f"feature {feature} · prompt {prompt}",
-        title_justify="left",
-        caption="rate = share of the version's interactions with at least one such event "
-        "(count/interactions); response rate = share with any explicit feedback",
-        caption_justify="left",
-    )
+    table = Table()
     table.add_column("version")
     for row in rows:
         table.add_column(Text(str(row.get("prompt_version") or "-")), justify="right")

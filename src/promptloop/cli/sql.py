@@ -14,6 +14,7 @@ import sys
 from typing import Annotated, Any
 
 import typer
+from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -121,12 +122,12 @@ def _csv_cell(value: Any) -> Any:
     return shown
 
 
-def _rows_table(rows: list[dict[str, Any]]) -> Table | Text:
+def _rows_table(rows: list[dict[str, Any]]) -> RenderableType:
     if not rows:
         return Text("(no rows)", style="dim")
-    table = Table(title=f"{len(rows)} rows", title_justify="left")
+    table = Table()
     for name in rows[0]:
         table.add_column(Text(name))
     for row in rows:
         table.add_row(*(out.text(value, limit=60) for value in row.values()))
-    return table
+    return out.titled(f"{len(rows)} rows", table)
