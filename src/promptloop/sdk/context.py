@@ -5,9 +5,10 @@ outer block's. It follows the code across ``await`` and into tasks created insid
 never leaks between threads or concurrent requests.
 
 >>> import promptloop
+>>> from promptloop.sdk.context import current_context
 >>> with promptloop.context(session_id="s1", metadata={"variant": "A"}):
 ...     with promptloop.context(feature="summarize", metadata={"plan": "pro"}):
-...         ctx = promptloop.sdk.context.current_context()
+...         ctx = current_context()
 >>> ctx.session_id, ctx.feature, sorted(ctx.metadata)
 ('s1', 'summarize', ['plan', 'variant'])
 """
