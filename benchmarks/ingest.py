@@ -296,6 +296,7 @@ def run_backend(
                 res["interactions"] = phase(
                     col.url, "interactions", bodies["interactions"], a, pid, b.db_pid, k_i
                 )
+                disk_after_interactions = b.disk()
                 C.log(
                     f"{name}: interactions e2e {res['interactions']['e2e_per_s']:.0f}/s; "
                     f"POST {k_f} feedback events"
@@ -317,6 +318,10 @@ def run_backend(
                 "per_10k_events_mb": round((disk_stopped - disk0) / events * 10000 / 2**20, 2),
                 "per_10k_events_mb_running": round(
                     (disk_running - disk0) / events * 10000 / 2**20, 2
+                ),
+                # while running, after the interactions phase (DuckDB: its WAL included)
+                "per_10k_interactions_mb": round(
+                    (disk_after_interactions - disk0) / k_i * 10000 / 2**20, 2
                 ),
             }
     finally:
