@@ -1,7 +1,10 @@
 """SIMULATED traffic for a fictional product (Acme Notes), to explore and benchmark promptloop.
 
 Nothing here comes from real users: every generated record carries
-``metadata["simulated"] = True``. See :mod:`promptloop.demo.simulate`.
+``metadata["simulated"] = True``. The generator is :mod:`promptloop.demo.simulate`; its
+``simulate()`` function is deliberately not re-exported here, because a package attribute
+named ``simulate`` would shadow the submodule (``import promptloop.demo.simulate as m``
+would then bind the function).
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from promptloop.demo.simulate import (
     demo_is_loaded,
     iter_batches,
     load_demo,
-    simulate,
 )
 
 __all__ = [
@@ -23,5 +25,4 @@ __all__ = [
     "demo_is_loaded",
     "iter_batches",
     "load_demo",
-    "simulate",
 ]

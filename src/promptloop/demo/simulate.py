@@ -149,10 +149,6 @@ def _build(cls: type[_M], values: dict[str, Any], validate: bool) -> _M:
     return cls.model_construct(**values)
 
 
-def _new(cls: type[_M]) -> _M:
-    return cls.__new__(cls)
-
-
 class DemoBatch(NamedTuple):
     """A slice of the simulated stream, cut between sessions: a batch holds every record of
     its sessions, except client retries (duplicate events), which come a little later."""
@@ -241,6 +237,8 @@ class _User:
     bucket: float  # sticky A/B assignment
 
 
+# A hex digit -> the UUID variant digit (0b10xx) it stands for.
+_VARIANT = {f"{i:x}": "89ab"[i & 3] for i in range(16)}
 _SIGN_OFFS = (" Thanks!", "\n\nLet me know if anything is missing.", "\n\n(see the notes)")
 
 # (kind, user input, good answer, bad answer, base P(bad), category when bad)
@@ -513,12 +511,31 @@ class _Run:
         sim._negative_inputs = self.negative_inputs
         self.users, self.user_cum = self._make_users(max(50, sim.interactions // 12))
         self.feature_cum = _cumulative(f.session_share for f in cat.FEATURES)
-        self.rollout_starts = [[r.start for r in f.rollouts] for f in cat.FEATURES]
+        self.rollouts = [self._rollout_table(f) for f in cat.FEATURES]
         self.recurring_cum = _cumulative(float(w) for w in cat.SUPPORT_RECURRING_WEIGHTS)
         self.shared_doc_texts = [f"{title}\n\n{body}" for title, body, _ in cat.SHARED_DOCS]
         self.day_labels = [
             (sim.start + timedelta(days=i)).strftime("%b %d") for i in range(sim.days + 1)
         ]
+
+    def _rollout_table(
+        self, feature: cat.Feature
+    ) -> tuple[list[float], list[list[tuple[float, _Deployment, tuple[str, str | None] | None]]]]:
+        """Per rollout: (cumulative share, deployment, (ab_variant, experiment) or None)."""
+        starts: list[float] = []
+        table: list[list[tuple[float, _Deployment, tuple[str, str | None] | None]]] = []
+        for rollout in feature.rollouts:
+            starts.append(rollout.start)
+            arms: list[tuple[float, _Deployment, tuple[str, str | None] | None]] = []
+            edge = 0.0
+            for arm in rollout.arms:
+                edge += arm.share
+                ab = None if arm.ab_variant is None else (arm.ab_variant, rollout.experiment)
+                arms.append((edge, self.deployments[(feature.name, arm.version)], ab))
+            # The last arm takes whatever rounding left over.
+            arms[-1] = (math.inf, arms[-1][1], arms[-1][2])
+            table.append(arms)
+        return starts, table
 
     # -- small helpers (random.choice and lognormvariate cost 3-10x more) -------------------
     def _pick(self, seq: Sequence[Any]) -> Any:
@@ -613,30 +630,29 @@ class _Run:
     def _session(self, user: _User, t0: float) -> None:
         random_ = self.random
         index = bisect.bisect(self.feature_cum, random_())
-        feature = cat.FEATURES[index]
-        rollout = feature.rollouts[
-            max(0, bisect.bisect(self.rollout_starts[index], t0 / self.period) - 1)
-        ]
-        # Sticky assignment: a user stays in one arm for the whole experiment.
-        arm = rollout.arms[-1]
-        edge = 0.0
-        for candidate in rollout.arms:
-            edge += candidate.share
-            if user.bucket < edge:
-                arm = candidate
+        starts, arms_by_rollout = self.rollouts[index]
+        # starts[0] is 0.0, so the index is never negative.
+        arms = arms_by_rollout[bisect.bisect(starts, t0 / self.period) - 1]
+        # Sticky assignment: a user's bucket puts them in one arm for the whole experiment.
+        bucket = user.bucket
+        for arm in arms:
+            if bucket < arm[0]:
                 break
-        dep = self.deployments[(feature.name, arm.version)]
+        _, dep, ab = arm  # the last edge is infinite: the loop always breaks
         if t0 < dep.first_seen:
             dep.first_seen = t0
-        meta: dict[str, Any] = {"simulated": True, "demo_run": self.run_id}
-        meta["platform"] = user.platform
-        if arm.ab_variant is not None:
-            meta["ab_variant"] = arm.ab_variant
-            meta["experiment"] = rollout.experiment
-        h = f"{self.bits(80):020x}"
-        # UUIDs of this session: 64 random bits here, 48 per record (see _id); still valid v4.
-        prefix = f"{h[:8]}-{h[8:12]}-4{h[12:15]}-{'89ab'[int(h[19], 16) & 3]}{h[15:18]}"
-        s = _Session(dep, f"sess_{self.bits(80):020x}", user, meta, prefix)
+        meta: dict[str, Any] = {
+            "simulated": True,
+            "demo_run": self.run_id,
+            "platform": user.platform,
+        }
+        if ab is not None:
+            meta["ab_variant"], meta["experiment"] = ab
+        h = f"{self.bits(156):039x}"  # 19 hex digits for the UUID prefix, 20 for the session
+        # The first 64 bits of every UUID minted in this session (records add 48 random bits):
+        # version nibble 4 and variant 10xx, so every ID is a valid, canonical UUID v4.
+        prefix = f"{h[:8]}-{h[8:12]}-4{h[12:15]}-{_VARIANT[h[15]]}{h[16:19]}"
+        s = _Session(dep, f"sess_{h[19:]}", user, meta, prefix)
         if index == 0:
             self._support_session(s, t0)
         elif index == 1:
@@ -970,7 +986,7 @@ class _Run:
         if self.validate or not _FAST_INTERACTIONS:
             record = _build(Interaction, values, self.validate)
         else:  # _construct, inlined: this runs a million times in the benchmark
-            record = _new(Interaction)
+            record = Interaction.__new__(Interaction)
             _setattr(record, "__dict__", values)
             _setattr(record, "__pydantic_fields_set__", _INTERACTION_FIELDSET)
             _setattr(record, "__pydantic_extra__", None)
@@ -1172,7 +1188,7 @@ class _Run:
         if self.validate or not _FAST_FEEDBACK:
             event = _build(FeedbackEvent, values, self.validate)
         else:  # _construct, inlined
-            event = _new(FeedbackEvent)
+            event = FeedbackEvent.__new__(FeedbackEvent)
             _setattr(event, "__dict__", values)
             _setattr(event, "__pydantic_fields_set__", _FEEDBACK_FIELDSET)
             _setattr(event, "__pydantic_extra__", None)
