@@ -67,7 +67,10 @@ _RETRY_DELAY_SESSIONS = 40  # ... and the retry shows up a little later in the s
 # -- what users do with an answer ----------------------------------------------------------
 _RETRY_AFTER_ERROR = 0.65
 _EDIT_IF_BAD, _COPY_IF_BAD, _ABANDON_IF_BAD = 0.35, 0.15, 0.6
-_COPY_IF_GOOD, _ABANDON_IF_GOOD = 0.55, 0.06  # abandon-if-good: the inference job's noise
+# Of the users happy with a draft who did not edit it, most copy it as-is: so a prompt that
+# needs fewer edits also gets more copy-without-edit, the seed's strongest positive signal.
+_COPY_IF_GOOD_UNEDITED = 0.72
+_ABANDON_IF_GOOD = 0.06  # the inference job's noise: a satisfied reader who left quietly
 _COPY_AFTER_EDIT = 0.8
 _SUPPORT_COPY_IF_GOOD = 0.08  # users copy the steps of a support answer now and then
 # Mean number of *extra* copy events per copy (a draft pasted into two places) and extra
@@ -1013,7 +1016,9 @@ class _Run:
         if bad:
             edit_p, copy_p, abandon_p = _EDIT_IF_BAD, _COPY_IF_BAD, _ABANDON_IF_BAD
         else:
-            edit_p, copy_p, abandon_p = s.dep.edit_if_good, _COPY_IF_GOOD, _ABANDON_IF_GOOD
+            edit_p = s.dep.edit_if_good
+            copy_p = (1.0 - edit_p) * _COPY_IF_GOOD_UNEDITED
+            abandon_p = _ABANDON_IF_GOOD
         r = random_()
         if r < edit_p:
             t = self._edits(s, call, t, edited())
