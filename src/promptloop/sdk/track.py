@@ -35,7 +35,6 @@ INPUT_NAMES = (
     "text",
     "messages",
 )
-_MISSING: Any = object()
 _MAX_STREAM_PARTS = 100_000
 
 
@@ -158,8 +157,11 @@ class Tracker:
             return self._new_call()
         except Exception as exc:
             handle_internal_error(exc, "track")
-            # Still hand back a call object so `call.output = ...` in the host never fails.
-            return TrackedCall(_client_mod.Client(), EMPTY)
+            # Still hand back a call object so `call.output = ...` in the host never fails;
+            # it is activated so that __exit__ ends it, not an enclosing call.
+            fallback = TrackedCall(_client_mod.Client(), EMPTY)
+            fallback.activate()
+            return fallback
 
     def __exit__(
         self,
