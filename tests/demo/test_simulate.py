@@ -127,6 +127,15 @@ def test_fast_construction_matches_model_construct(small: SimulatedTraffic) -> N
     )
 
 
+def test_copying_a_record_leaves_the_shared_fields_set_alone(small: SimulatedTraffic) -> None:
+    # Simulated records share one fields-set object; pydantic must copy it, never mutate it.
+    before = set(_INTERACTION_FIELDSET)
+    changed = small.interactions[0].model_copy(update={"error": "x"})
+    assert changed.error == "x" and small.interactions[0].error is None
+    assert before == _INTERACTION_FIELDSET
+    assert small.interactions[1].model_fields_set == before
+
+
 def test_ids_are_canonical_unique_uuid4(small: SimulatedTraffic) -> None:
     interaction_ids = [i.interaction_id for i in small.interactions]
     assert len(set(interaction_ids)) == len(interaction_ids)

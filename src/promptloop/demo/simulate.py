@@ -90,8 +90,8 @@ _Z_SIZE = 4096
 _Z = tuple(NormalDist().inv_cdf((i + 0.5) / _Z_SIZE) for i in range(_Z_SIZE))
 
 # The records' fields, in declaration order. Rows are built as plain dicts with exactly these
-# keys; if the records gain a field, _construct falls back to model_construct (slower, but it
-# fills the new field's default) instead of producing half-built records.
+# keys; if the records ever gain a field, the hot paths fall back to model_construct (slower,
+# but it fills the new field's default) instead of producing half-built records.
 _INTERACTION_FIELDS = (
     "interaction_id", "session_id", "user_id", "feature", "prompt_name", "prompt_version",
     "prompt_hash", "model", "system_prompt", "user_input", "raw_output", "input_tokens",
@@ -248,6 +248,8 @@ _SIGN_OFFS = (" Thanks!", "\n\nLet me know if anything is missing.", "\n\n(see t
 _Question = tuple[str, str, str, str, float, str]
 # ("note", team, people, topics, actions) or ("doc", index into SHARED_DOCS)
 _NoteParts = tuple[Any, ...]
+# (cumulative share, deployment, (ab_variant, experiment) or None when not in an experiment)
+_Arm = tuple[float, _Deployment, tuple[str, str | None] | None]
 
 
 def _hour_weight(moment: datetime, day_index: int) -> float:
@@ -270,9 +272,10 @@ class Simulation:
     :meth:`summary` describes the planted truth and what the last full pass generated.
 
     ``feedback_scale`` multiplies the *repeatable* implicit events (a draft copied again, an
-    edit autosaved in several steps). 1.0 is the realistic default, about 0.75 feedback events
-    per interaction; load tests that want about three per interaction use ~16. The per-
-    interaction rates in the summary do not change with it.
+    edit autosaved in several steps). 1.0 is the realistic default, about 0.85 feedback events
+    per interaction; load tests that want three per interaction use 20 (a million interactions
+    and three million feedback events). The per-interaction rates in the summary (share of
+    interactions copied, edited, ...) do not change with it.
     """
 
     def __init__(
@@ -521,15 +524,13 @@ class _Run:
             (sim.start + timedelta(days=i)).strftime("%b %d") for i in range(sim.days + 1)
         ]
 
-    def _rollout_table(
-        self, feature: cat.Feature
-    ) -> tuple[list[float], list[list[tuple[float, _Deployment, tuple[str, str | None] | None]]]]:
-        """Per rollout: (cumulative share, deployment, (ab_variant, experiment) or None)."""
+    def _rollout_table(self, feature: cat.Feature) -> tuple[list[float], list[list[_Arm]]]:
+        """Rollout start fractions, and per rollout its arms as cumulative-share tables."""
         starts: list[float] = []
-        table: list[list[tuple[float, _Deployment, tuple[str, str | None] | None]]] = []
+        table: list[list[_Arm]] = []
         for rollout in feature.rollouts:
             starts.append(rollout.start)
-            arms: list[tuple[float, _Deployment, tuple[str, str | None] | None]] = []
+            arms: list[_Arm] = []
             edge = 0.0
             for arm in rollout.arms:
                 edge += arm.share
