@@ -11,8 +11,10 @@ import socket
 import subprocess
 import sys
 import threading
+import types
+import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -143,6 +145,51 @@ def duck_url(tmp_path: Path, dataset: Dataset) -> str:
 def pg_data_url(pg_url: str, dataset: Dataset) -> str:
     fill(open_store(pg_url), dataset).close()
     return pg_url
+
+
+# -- the demo generator's API, faked -----------------------------------------------------
+@dataclass
+class FakeDemo:
+    """``load_demo`` / ``demo_is_loaded`` with the generator's signature."""
+
+    calls: list[dict[str, Any]] = field(default_factory=list)
+
+    def load_demo(
+        self, store: Store, *, interactions: int = 20_000, end: Any = None, seed: int = 7
+    ) -> dict[str, Any]:
+        self.calls.append({"interactions": interactions, "seed": seed, "end": end})
+        now = datetime.now(UTC)
+        rows = [
+            Interaction(
+                interaction_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"demo/{seed}/{n}")),
+                feature="demo",
+                prompt_name="demo-prompt",
+                prompt_version=f"v{1 + n % 2}",
+                user_input=f"question {n}",
+                timestamp=now - timedelta(minutes=n),
+            )
+            for n in range(interactions)
+        ]
+        stored = sum(
+            store.insert_interactions(rows[i : i + 1000]) for i in range(0, len(rows), 1000)
+        )
+        return {"interactions": stored, "feedback_events": 0, "prompt_versions": 2}
+
+    def demo_is_loaded(self, store: Store) -> bool:
+        rows = store.fetch_all(
+            "SELECT count(*) AS n FROM llm_interaction_logs WHERE feature = 'demo'"
+        )
+        return int(rows[0]["n"]) > 0
+
+
+@pytest.fixture
+def fake_demo(monkeypatch: pytest.MonkeyPatch) -> FakeDemo:
+    fake = FakeDemo()
+    module = types.ModuleType("promptloop.demo.simulate")
+    module.load_demo = fake.load_demo  # type: ignore[attr-defined]
+    module.demo_is_loaded = fake.demo_is_loaded  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "promptloop.demo.simulate", module)
+    return fake
 
 
 # -- a real collector on a real socket ----------------------------------------------------

@@ -10,10 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-import types
-import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,51 +19,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from promptloop.cli import serve as serve_module
-from promptloop.core.records import Interaction
-from promptloop.store import Store
-from tests.cli.conftest import cli
-
-
-@dataclass
-class FakeDemo:
-    """``load_demo`` / ``demo_is_loaded`` with the generator's signature."""
-
-    calls: list[dict[str, Any]] = field(default_factory=list)
-
-    def load_demo(
-        self, store: Store, *, interactions: int = 20_000, end: Any = None, seed: int = 7
-    ) -> dict[str, Any]:
-        self.calls.append({"interactions": interactions, "seed": seed, "end": end})
-        now = datetime.now(UTC)
-        rows = [
-            Interaction(
-                interaction_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"demo/{seed}/{n}")),
-                feature="demo",
-                prompt_name="demo-prompt",
-                prompt_version=f"v{1 + n % 2}",
-                user_input=f"question {n}",
-                timestamp=now - timedelta(minutes=n),
-            )
-            for n in range(interactions)
-        ]
-        stored = sum(store.insert_interactions(rows[i : i + 10]) for i in range(0, len(rows), 10))
-        return {"interactions": stored, "feedback_events": 0, "prompt_versions": 2}
-
-    def demo_is_loaded(self, store: Store) -> bool:
-        rows = store.fetch_all(
-            "SELECT count(*) AS n FROM llm_interaction_logs WHERE feature = 'demo'"
-        )
-        return int(rows[0]["n"]) > 0
-
-
-@pytest.fixture
-def fake_demo(monkeypatch: pytest.MonkeyPatch) -> FakeDemo:
-    fake = FakeDemo()
-    module = types.ModuleType("promptloop.demo.simulate")
-    module.load_demo = fake.load_demo  # type: ignore[attr-defined]
-    module.demo_is_loaded = fake.demo_is_loaded  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "promptloop.demo.simulate", module)
-    return fake
+from tests.cli.conftest import FakeDemo, cli
 
 
 @dataclass

@@ -52,10 +52,10 @@ def negative_inputs(
         return
     title = f"Inputs with negative feedback, last {days} days"
     table = Table()
-    table.add_column("#", justify="right")
-    table.add_column("input")
-    for name in ("interactions", "negative events", "prompt versions"):
-        table.add_column(name, justify="right")
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("input", min_width=20)
+    for name in ("interactions", "events", "versions"):
+        table.add_column(name, justify="right", no_wrap=True)
     table.add_column("last feedback", no_wrap=True)
     for rank, row in enumerate(found["items"], start=1):
         table.add_row(
@@ -66,7 +66,11 @@ def negative_inputs(
             out.number(row.get("prompt_versions")),
             out.when(row.get("last_feedback_at")),
         )
-    out.console().print(out.titled(title, table))
+    note = (
+        "interactions: with negative feedback · events: negative feedback events · "
+        "versions: prompt versions among them"
+    )
+    out.console().print(out.titled(title, table, note))
 
 
 @app.command("regenerated-inputs")

@@ -130,7 +130,7 @@ def demo_panel(base: str, store: Store, *, auth: bool) -> Panel:
         Text(f"  {cli} query negative-inputs --days 14"),
         Text(f"  {cli} query versions"),
         Text(f"  {cli} query regenerated-inputs --prompt-version {version}"),
-        Text(f"  {cli} interactions list --feedback-type thumbs_down --limit 10"),
+        Text(f"  {cli} interactions list --feedback-type thumbs_down"),
         Text(f"  {cli} interactions show ID"),
         Text(""),
         Text("What to try", style="bold"),
