@@ -239,10 +239,19 @@ _FLAGS = {
     "regenerated": "f.feedback_type = 'regenerate'",
     "edited": "f.feedback_type = 'edit'",
     "copied": "f.feedback_type = 'copy'",
+    # A copy counts as "without edit" unless the client says it copied edited text; an
+    # interaction with any edit event is excluded in _with_rates.
+    "copied_unedited": (
+        "f.feedback_type = 'copy' AND coalesce(f.metadata->>'edited', 'false') <> 'true'"
+    ),
     "abandoned": "f.feedback_type = 'abandon'",
     "followed_up": "f.feedback_type = 'follow_up'",
     "negative": NEGATIVE_CONDITION,
     "responded": f"f.feedback_type IN ({_quoted(EXPLICIT_TYPES)})",
+}
+# Per-interaction combinations of flags.
+_SUMS = {
+    "copied_unedited": "sum(CASE WHEN s.copied_unedited = 1 AND s.edited = 0 THEN 1 ELSE 0 END)",
 }
 RATE_NAMES = {
     "thumbs_up": "thumbs_up_rate",
@@ -250,6 +259,7 @@ RATE_NAMES = {
     "regenerated": "regeneration_rate",
     "edited": "edit_rate",
     "copied": "copy_rate",
+    "copied_unedited": "copy_without_edit_rate",
     "abandoned": "abandonment_rate",
     "followed_up": "follow_up_rate",
     "negative": "negative_rate",
@@ -269,7 +279,9 @@ def version_summary(store: Store, filters: InteractionFilter | None = None) -> l
         f"max(CASE WHEN {predicate} THEN 1 ELSE 0 END) AS {name}"
         for name, predicate in _FLAGS.items()
     )
-    sums = ",\n".join(f"sum(coalesce(s.{name}, 0)) AS {name}" for name in _FLAGS)
+    sums = ",\n".join(
+        f"{_SUMS.get(name, f'sum(coalesce(s.{name}, 0))')} AS {name}" for name in _FLAGS
+    )
     rows = store.fetch_all(
         f"""
         WITH scoped AS (

@@ -41,6 +41,10 @@ class Store(Protocol):
         """Store feedback events, skipping IDs already present; return how many were new."""
         ...
 
+    def insert_rows(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Bulk-insert plain rows (same keys in each), skipping primary keys already present."""
+        ...
+
     def fetch_all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run a read query and return its rows as dicts keyed by column name."""
         ...

@@ -194,6 +194,24 @@ class DuckDBStore:
                 self._con.unregister("_promptloop_batch")
         return int(result[0]) if result else 0
 
+    def insert_rows(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        if not rows:
+            return 0
+        batch = pa.Table.from_pylist([dict(row) for row in rows])
+        names = ", ".join(batch.column_names)
+        with self._write_lock:
+            self._con.register("_promptloop_rows", batch)
+            try:
+                result = self._con.execute(
+                    f"INSERT INTO {table} ({names}) SELECT {names} FROM _promptloop_rows "
+                    "ON CONFLICT DO NOTHING"
+                ).fetchone()
+            except duckdb.Error as exc:
+                raise _converted(exc) from exc
+            finally:
+                self._con.unregister("_promptloop_rows")
+        return int(result[0]) if result else 0
+
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         with self._write_lock:
             try:

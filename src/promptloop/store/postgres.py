@@ -123,6 +123,32 @@ class PostgresStore:
             raise StoreError(str(exc)) from exc
         return max(inserted, 0)
 
+    def insert_rows(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        if not rows:
+            return 0
+        columns = list(rows[0])
+        names = ", ".join(columns)
+        conn = self._connection()
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                cur.execute(
+                    f"CREATE TEMP TABLE IF NOT EXISTS _rows_{table} "
+                    f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+                )
+                with cur.copy(f"COPY _rows_{table} ({names}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(tuple(row[name] for name in columns))
+                cur.execute(
+                    f"INSERT INTO {table} ({names}) SELECT {names} FROM _rows_{table} "
+                    "ON CONFLICT DO NOTHING"
+                )
+                inserted = cur.rowcount
+            conn.commit()
+        except psycopg.Error as exc:
+            conn.rollback()
+            raise StoreError(str(exc)) from exc
+        return max(inserted, 0)
+
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         self.transaction([(sql, params or {})])
 

@@ -131,6 +131,36 @@ CREATE TABLE IF NOT EXISTS prompt_deployments (
     )
 
 
+def _signals_ddl(text: str, json_type: str, double: str) -> tuple[str, ...]:
+    return (
+        f"""
+CREATE TABLE IF NOT EXISTS edit_analyses (
+    feedback_id {text} PRIMARY KEY,
+    interaction_id {text} NOT NULL,
+    feedback_type {text} NOT NULL,
+    edit_distance_ratio {double} NOT NULL,
+    chars_added INTEGER NOT NULL,
+    chars_removed INTEGER NOT NULL,
+    words_added INTEGER NOT NULL,
+    words_removed INTEGER NOT NULL,
+    original_chars INTEGER NOT NULL,
+    edited_chars INTEGER NOT NULL,
+    length_change INTEGER NOT NULL,
+    direction {text} NOT NULL,
+    spans {json_type},
+    computed_at TIMESTAMPTZ NOT NULL
+)""",
+        f"""
+CREATE TABLE IF NOT EXISTS signal_job_state (
+    job {text} PRIMARY KEY,
+    watermark TIMESTAMPTZ,
+    last_now TIMESTAMPTZ,
+    last_run_at TIMESTAMPTZ NOT NULL
+)""",
+        "CREATE INDEX IF NOT EXISTS ix_edit_analyses_interaction ON edit_analyses (interaction_id)",
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         version=1,
@@ -154,6 +184,24 @@ MIGRATIONS: tuple[Migration, ...] = (
         statements={
             "duckdb": _prompt_registry_ddl("VARCHAR", "JSON"),
             "postgresql": _prompt_registry_ddl("TEXT", "JSONB"),
+        },
+    ),
+    Migration(
+        version=3,
+        name="implicit signals: edit analyses and job state",
+        statements={
+            "duckdb": (
+                *_signals_ddl("VARCHAR", "JSON", "DOUBLE"),
+                "CREATE INDEX IF NOT EXISTS ix_logs_parent ON llm_interaction_logs"
+                " (parent_interaction_id)",
+            ),
+            "postgresql": (
+                *_signals_ddl("TEXT", "JSONB", "DOUBLE PRECISION"),
+                "CREATE INDEX IF NOT EXISTS ix_logs_parent ON llm_interaction_logs"
+                " (parent_interaction_id)",
+                "CREATE INDEX IF NOT EXISTS ix_logs_ingested ON llm_interaction_logs (ingested_at)",
+                "CREATE INDEX IF NOT EXISTS ix_feedback_ingested ON feedback_events (ingested_at)",
+            ),
         },
     ),
 )

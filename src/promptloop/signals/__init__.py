@@ -1,0 +1,1 @@
+"""Implicit signals: turn what users do into feedback events, idempotently and incrementally."""
