@@ -63,6 +63,7 @@ class InteractionFilter:
     session_id: str | None = None
     model: str | None = None
     feedback_type: str | None = None  # interactions with at least one event of this type
+    feedback_source: str | None = None  # ... from this source (user, inferred, annotator, judge)
     since: datetime | None = None
     until: datetime | None = None
 
@@ -81,12 +82,18 @@ class InteractionFilter:
         if self.until is not None:
             clauses.append(f"{alias}.timestamp < :until")
             params["until"] = as_utc(self.until)
-        if self.feedback_type is not None:
+        if self.feedback_type is not None or self.feedback_source is not None:
+            conditions = []
+            if self.feedback_type is not None:
+                conditions.append("feedback_type = :feedback_type")
+                params["feedback_type"] = self.feedback_type
+            if self.feedback_source is not None:
+                conditions.append("source = :feedback_source")
+                params["feedback_source"] = self.feedback_source
             clauses.append(
                 f"{alias}.interaction_id IN (SELECT interaction_id FROM feedback_events "
-                "WHERE feedback_type = :feedback_type)"
+                f"WHERE {' AND '.join(conditions)})"
             )
-            params["feedback_type"] = self.feedback_type
         return (" AND ".join(clauses) or "TRUE"), params
 
 
@@ -334,3 +341,39 @@ def with_window(
     """A filter narrowed to the last ``days`` days (when given)."""
     base = filters or InteractionFilter()
     return base if days is None else replace(base, since=_window_start(days, now))
+
+
+def edit_summary(store: Store, filters: InteractionFilter | None = None) -> list[dict[str, Any]]:
+    """Where the model fell short, in aggregate: how users edited each version's outputs."""
+    condition, params = (filters or InteractionFilter()).where()
+    rows = store.fetch_all(
+        f"""
+        SELECT l.feature, l.prompt_name, l.prompt_version,
+               count(*) AS edits,
+               count(DISTINCT e.interaction_id) AS edited_interactions,
+               avg(e.edit_distance_ratio) AS mean_edit_distance_ratio,
+               avg(e.length_change) AS mean_length_change,
+               avg(e.words_added) AS mean_words_added,
+               avg(e.words_removed) AS mean_words_removed,
+               sum(CASE WHEN e.direction = 'shortened' THEN 1 ELSE 0 END) AS shortened,
+               sum(CASE WHEN e.direction = 'lengthened' THEN 1 ELSE 0 END) AS lengthened,
+               sum(CASE WHEN e.direction = 'rewritten' THEN 1 ELSE 0 END) AS rewritten,
+               sum(CASE WHEN e.direction = 'minor' THEN 1 ELSE 0 END) AS minor
+        FROM edit_analyses e
+        JOIN llm_interaction_logs l ON l.interaction_id = e.interaction_id
+        WHERE {condition}
+        GROUP BY l.feature, l.prompt_name, l.prompt_version
+        ORDER BY l.feature NULLS LAST, l.prompt_name NULLS LAST, l.prompt_version
+        """,
+        params,
+    )
+    floats = (
+        "mean_edit_distance_ratio",
+        "mean_length_change",
+        "mean_words_added",
+        "mean_words_removed",
+    )
+    return [
+        {**row, **{name: None if row[name] is None else float(row[name]) for name in floats}}
+        for row in rows
+    ]

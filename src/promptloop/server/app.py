@@ -12,9 +12,12 @@ import promptloop
 from promptloop.server.api import ingest as ingest_api
 from promptloop.server.api import prompts as prompts_api
 from promptloop.server.api import query as query_api
+from promptloop.server.api import signals as signals_api
 from promptloop.server.errors import install_error_handlers
 from promptloop.server.ingest import Ingestor
+from promptloop.server.scheduler import SignalScheduler
 from promptloop.server.settings import Settings
+from promptloop.signals.jobs import SignalJob
 from promptloop.store import open_store
 from promptloop.store.base import Store
 
@@ -36,9 +39,16 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             fsync=settings.fsync,
         )
         app.state.ingestor.start()
+        app.state.signals = SignalScheduler(
+            app.state.ingestor,
+            SignalJob(app.state.store, settings.signals),
+            settings.signals_interval,
+        )
+        app.state.signals.start()
         try:
             yield
         finally:
+            app.state.signals.stop()
             app.state.ingestor.stop()
             if owned:
                 app.state.store.close()
@@ -57,6 +67,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.include_router(ingest_api.router)
     app.include_router(query_api.router)
     app.include_router(prompts_api.router)
+    app.include_router(signals_api.router)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness: no authentication")
     async def healthz() -> dict[str, Any]:

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from promptloop.signals.rules import SignalSettings
 from promptloop.store import default_store_url
 
 
@@ -31,6 +32,9 @@ class Settings:
     max_pending_rows: int = 500_000
     max_body_bytes: int = 32 * 1024 * 1024
     fsync: bool = True
+    # Seconds between runs of the signal inference job; 0 turns the schedule off.
+    signals_interval: float = 60.0
+    signals: SignalSettings = field(default_factory=SignalSettings)
 
     @property
     def wal_dir(self) -> Path:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from promptloop.analytics import queries
-from promptloop.core.enums import FeedbackType
+from promptloop.core.enums import FeedbackSource, FeedbackType
 from promptloop.server.auth import require_api_key
 from promptloop.server.errors import APIError
 from promptloop.store.base import Store
@@ -37,6 +37,9 @@ def _filters(
     session_id: str | None = None,
     model: str | None = None,
     feedback_type: FeedbackType | None = None,
+    feedback_source: FeedbackSource | None = Query(
+        None, description="with feedback from this source (user, inferred, annotator, judge)"
+    ),
     since: datetime | None = Query(None, description="ISO 8601; inclusive"),
     until: datetime | None = Query(None, description="ISO 8601; exclusive"),
 ) -> queries.InteractionFilter:
@@ -47,6 +50,7 @@ def _filters(
         session_id=session_id,
         model=model,
         feedback_type=feedback_type.value if feedback_type else None,
+        feedback_source=feedback_source.value if feedback_source else None,
         since=since,
         until=until,
     )
@@ -79,7 +83,7 @@ async def get_interaction(store: StoreDep, interaction_id: str) -> dict[str, Any
     return found
 
 
-@router.get("/feedback", summary="Feedback events of one interaction")
+@router.get("/feedback", summary="Feedback events of one interaction (each with its source)")
 async def list_feedback(store: StoreDep, interaction_id: str) -> dict[str, Any]:
     rows = await run_in_threadpool(queries.feedback_for, store, interaction_id)
     return {"items": rows}
@@ -131,6 +135,16 @@ async def version_summary(
 ) -> dict[str, Any]:
     scoped = queries.with_window(filters, days)
     rows = await run_in_threadpool(queries.version_summary, store, scoped)
+    return {"items": rows}
+
+
+@router.get("/queries/edit-summary", summary="How users edited each version's outputs")
+async def edit_summary(
+    store: StoreDep,
+    filters: FilterDep,
+    days: Annotated[int | None, Query(ge=1, le=3650)] = None,
+) -> dict[str, Any]:
+    rows = await run_in_threadpool(queries.edit_summary, store, queries.with_window(filters, days))
     return {"items": rows}
 
 
