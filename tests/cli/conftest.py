@@ -13,7 +13,7 @@ import sys
 import threading
 import types
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -279,6 +279,6 @@ _CLEAN_ENV: dict[str, str | None] = {
 }
 
 
-def cli(args: Sequence[str], env: dict[str, str | None] | None = None) -> Result:
+def cli(args: Sequence[str], env: Mapping[str, str | None] | None = None) -> Result:
     """Run ``promptloop ARGS`` in-process with a clean environment."""
     return CliRunner().invoke(app, list(args), env={**_CLEAN_ENV, **(env or {})})

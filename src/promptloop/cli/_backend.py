@@ -321,8 +321,10 @@ def _fallback(store_url: str, api_key: str | None) -> Backend:
 
 @contextmanager
 def open_backend(target: Target) -> Iterator[Backend]:
+    """The backend for ``target``, with a spinner on stderr (terminals only) while in use."""
     backend = connect(target)
     try:
-        yield backend
+        with err_console().status(f"reading from the {backend.where}"):
+            yield backend
     finally:
         backend.close()
