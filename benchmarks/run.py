@@ -83,12 +83,20 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 # ---------------------------------------------------------------- child processes
 
 
+def _console() -> Any:
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not console.is_terminal:  # a log file or CI: do not wrap at 80 columns
+        console = Console(stderr=True, width=160)
+    return console
+
+
 class Runner:
     """Runs one child at a time, shows its last stderr line in a rich progress bar, and
     keeps the full stderr in a log file."""
 
     def __init__(self, total: int, log_path: Path) -> None:
-        from rich.console import Console
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -97,7 +105,7 @@ class Runner:
             TimeElapsedColumn,
         )
 
-        self.console = Console(stderr=True)
+        self.console = _console()
         # No refresh thread: the display is redrawn only when a child writes a line, so the
         # SDK timing loops do not compete with a renderer.
         self.progress = Progress(
@@ -561,10 +569,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def print_summary(latest: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(stderr=True)
+    console = _console()
     table = Table(title="targets")
     for col in ("target", "value", "limit", "pass"):
         table.add_column(col)

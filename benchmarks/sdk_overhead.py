@@ -18,8 +18,9 @@ Modes:
 - ``rich``: ``@promptloop.track(feature=..., prompt_version=..., system_prompt=...)`` (one
   decorated function per prompt version, as an app would have), called inside
   ``promptloop.context(session_id=..., user_id=...)`` (the SDK hashes the user ID), setting
-  model, token counts and the temperature (metadata) on the call: the fields of the peers'
-  rich mode. Exports to a real collector (subprocess, DuckDB in a temp dir) on 127.0.0.1.
+  model, token counts and the temperature (metadata) on the active call, as the provider
+  wrappers do: the fields of the peers' rich mode. Exports to a real collector (a subprocess,
+  DuckDB in a temp dir) on 127.0.0.1.
 - ``disabled``: ``promptloop.init(enabled=False)``: the same code runs, nothing is sent.
 
 Prints one JSON line on stdout; progress goes to stderr.
@@ -85,7 +86,11 @@ def _sdk_api() -> dict[str, Any]:
 
 
 def _active_call() -> Callable[[], Any]:
-    """How the decorated function reaches its call object to set model and token counts."""
+    """How the decorated function reaches its call object to set model and token counts.
+
+    A public accessor when the SDK has one; else the context variable the provider
+    wrappers use to enrich the active call (there is no other way to set token counts
+    from inside a decorated function)."""
     import promptloop
 
     for name in ("current_call", "active_call"):
@@ -118,9 +123,9 @@ def setup(a: argparse.Namespace, url: str | None, spool: Path) -> tuple[Traced, 
         def answer(prompt: str, rec: dict[str, Any]) -> str:
             out = fake_llm(prompt)
             call = current()
+            # what the provider wrappers (wrap_openai / wrap_anthropic) do with a response
             call.model = rec["model"]
-            call.input_tokens = rec["prompt_tokens"]
-            call.output_tokens = rec["completion_tokens"]
+            call.add_usage(rec["prompt_tokens"], rec["completion_tokens"])
             call.metadata["temperature"] = rec["temperature"]
             return out
 
