@@ -209,6 +209,14 @@ def test_422_names_the_option(body: dict[str, Any], option: str) -> None:
     assert caught.value.message.startswith(f"{option}: ")
 
 
+@pytest.mark.parametrize("body", [b"<html>hello</html>", b"[1, 2]"])
+def test_something_that_is_not_a_collector_exits_1(body: bytes) -> None:
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body))
+    client = httpx.Client(base_url="http://elsewhere", transport=transport)
+    with pytest.raises(ClientError, match="is --url the base URL of a promptloop collector"):
+        RemoteBackend("http://elsewhere", client=client).stats()
+
+
 def test_api_key_is_sent_as_bearer_token() -> None:
     seen: list[str | None] = []
 

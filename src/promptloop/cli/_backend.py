@@ -162,7 +162,15 @@ class RemoteBackend:
             raise ClientError(f"cannot reach the collector at {self.where}: {exc}") from None
         if response.is_error:
             raise self._error(response)
-        body: dict[str, Any] = response.json()
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise ClientError(
+                f"the {self.where} did not answer {path} with a JSON object: "
+                "is --url the base URL of a promptloop collector?"
+            )
         return body
 
     def _error(self, response: httpx.Response) -> Exception:
