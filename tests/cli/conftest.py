@@ -111,6 +111,7 @@ def build_dataset(now: datetime | None = None) -> Dataset:
         _event(fix_new, "edit", 1, user_edit="Restart the app, then retry."),
         _event(old, "thumbs_down", 1),
         _event(email, "abandon", 1),
+        _event(email, "follow_up", 2, source="inferred"),
         FeedbackEvent.model_validate(
             {
                 "interaction_id": EARLY_FEEDBACK_ID,

@@ -59,6 +59,8 @@ def test_interactions_list_pages_with_the_printed_cursor(duck_url: str) -> None:
         (["--session", "sess-2"], 1),
         (["--model", "m2"], 1),
         (["--feedback-type", "regenerate"], 2),
+        (["--feedback-source", "inferred"], 1),
+        (["--feedback-source", "user", "--feedback-type", "follow_up"], 0),
         (["--days", "14"], 6),
         (["--feature", "support-chat", "--feedback-type", "thumbs_down", "--days", "7"], 2),
     ],
@@ -171,6 +173,7 @@ def test_versions_json_has_rates_with_their_denominator(duck_url: str) -> None:
     assert old["regeneration_rate"] == pytest.approx(2 / 3)
     new = rows["v1.5"]
     assert new["copy_rate"] == 0.5 and new["edit_rate"] == 0.5 and new["response_rate"] == 0.5
+    assert new["copy_without_edit_rate"] == 0.5  # the copied one was not edited
     assert new["mean_latency_ms"] == 800.0 and new["total_cost_usd"] == pytest.approx(0.004)
 
 
@@ -192,7 +195,7 @@ def test_versions_with_nothing_to_show(duck_url: str) -> None:
 def test_stats(duck_url: str) -> None:
     found = run_json(duck_url, "stats")
     assert found["store"]["interactions"] == 7
-    assert found["store"]["feedback_events"] == 13
+    assert found["store"]["feedback_events"] == 14
     assert found["store"]["dialect"] == "duckdb"
     table = cli(["--store", duck_url, "stats"])
     assert "store interactions" in table.stdout
@@ -207,7 +210,7 @@ def test_reads_do_not_change_the_store(duck_url: str) -> None:
     cli(["--store", duck_url, "query", "versions"])
     store = open_store(duck_url, migrate=False)
     try:
-        assert store.fetch_all("SELECT count(*) AS n FROM feedback_events")[0]["n"] == 13
+        assert store.fetch_all("SELECT count(*) AS n FROM feedback_events")[0]["n"] == 14
     finally:
         store.close()
 
@@ -220,6 +223,7 @@ def test_reads_do_not_change_the_store(duck_url: str) -> None:
         (["interactions", "list", "--until", "2026-13-45"], "--until"),
         (["interactions", "list", "--since", "2026-01-01", "--days", "3"], "--since"),
         (["interactions", "list", "--feedback-type", "love"], "--feedback-type"),
+        (["interactions", "list", "--feedback-source", "gut"], "--feedback-source"),
         (["interactions", "list", "--cursor", "not-a-cursor"], "--cursor"),
     ],
 )

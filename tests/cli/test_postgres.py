@@ -32,7 +32,7 @@ def test_commands_on_postgres(pg_data_url: str) -> None:
         "dialect": "postgresql",
         "schema_version": run_json(pg_data_url, "stats")["store"]["schema_version"],
         "interactions": 7,
-        "feedback_events": 13,
+        "feedback_events": 14,
     }
     shown = cli(["--store", pg_data_url, "interactions", "show", SHOWN_ID])
     assert shown.exit_code == 0 and "3 feedback events" in shown.stdout
@@ -68,7 +68,7 @@ def test_sql_on_postgres(pg_data_url: str) -> None:
     assert {"feedback_type": "regenerate", "n": 4} in rows
     refused = cli(["--store", pg_data_url, "sql", "TRUNCATE feedback_events"])
     assert refused.exit_code == 2
-    assert run_json(pg_data_url, "stats")["store"]["feedback_events"] == 13
+    assert run_json(pg_data_url, "stats")["store"]["feedback_events"] == 14
 
 
 def test_migrate_on_postgres(pg_url: str) -> None:

@@ -102,6 +102,7 @@ def same_data_both_ways(tmp_path: Path, dataset: Dataset) -> Iterator[tuple[str,
     [
         ["interactions", "list", "--limit", "4"],
         ["interactions", "list", "--feedback-type", "regenerate", "--days", "14"],
+        ["interactions", "list", "--feedback-source", "inferred"],
         ["interactions", "show", SHOWN_ID],
         ["interactions", "feedback", SHOWN_ID],
         ["query", "negative-inputs", "--days", "30"],

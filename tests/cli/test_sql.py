@@ -104,7 +104,7 @@ def test_sql_refuses_writes_with_exit_2_and_leaves_the_store_alone(duck_url: str
     assert result.stderr.startswith("error: STATEMENT: only read-only statements are allowed")
     store = open_store(duck_url, migrate=False)
     try:
-        assert store.fetch_all("SELECT count(*) AS n FROM feedback_events")[0]["n"] == 13
+        assert store.fetch_all("SELECT count(*) AS n FROM feedback_events")[0]["n"] == 14
     finally:
         store.close()
 

@@ -13,10 +13,11 @@ import typer
 
 from promptloop.analytics.queries import InteractionFilter
 from promptloop.cli._errors import usage_error
-from promptloop.core.enums import FeedbackType
+from promptloop.core.enums import FeedbackSource, FeedbackType
 from promptloop.core.records import as_utc
 
 FEEDBACK_TYPES = tuple(kind.value for kind in FeedbackType)
+FEEDBACK_SOURCES = tuple(source.value for source in FeedbackSource)
 
 JsonFlag = Annotated[
     bool, typer.Option("--json", help="Print machine-readable JSON (ISO-8601 datetimes).")
@@ -48,6 +49,15 @@ def check_feedback_type(value: str | None) -> str | None:
     )
 
 
+def check_feedback_source(value: str | None) -> str | None:
+    if value is None or value in FEEDBACK_SOURCES:
+        return value
+    raise usage_error(
+        "--feedback-source",
+        f"unknown feedback source {value!r}; one of: {', '.join(FEEDBACK_SOURCES)}",
+    )
+
+
 def window_start(
     since: str | None, days: int | None, *, now: datetime | None = None
 ) -> datetime | None:
@@ -67,6 +77,7 @@ def interaction_filter(
     session: str | None = None,
     model: str | None = None,
     feedback_type: str | None = None,
+    feedback_source: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> InteractionFilter:
@@ -77,6 +88,7 @@ def interaction_filter(
         session_id=session,
         model=model,
         feedback_type=check_feedback_type(feedback_type),
+        feedback_source=check_feedback_source(feedback_source),
         since=since,
         until=until,
     )

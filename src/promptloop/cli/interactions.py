@@ -16,6 +16,7 @@ from promptloop.analytics.queries import MAX_PAGE_SIZE
 from promptloop.cli import _output as out
 from promptloop.cli._backend import open_backend, target_of
 from promptloop.cli._options import (
+    FEEDBACK_SOURCES,
     FEEDBACK_TYPES,
     FeatureOpt,
     JsonFlag,
@@ -48,6 +49,12 @@ def list_interactions(
             + ", ".join(FEEDBACK_TYPES)
         ),
     ] = None,
+    feedback_source: Annotated[
+        str | None,
+        typer.Option(
+            help="Only interactions with feedback from this source: " + ", ".join(FEEDBACK_SOURCES)
+        ),
+    ] = None,
     since: Annotated[
         str | None, typer.Option(help="From this ISO-8601 date/time on (UTC unless an offset).")
     ] = None,
@@ -71,6 +78,7 @@ def list_interactions(
         session=session,
         model=model,
         feedback_type=feedback_type,
+        feedback_source=feedback_source,
         since=window_start(since, days),
         until=parse_time("--until", until),
     )

@@ -159,6 +159,7 @@ _METRICS: tuple[tuple[str, Callable[[dict[str, Any]], Text]], ...] = (
     ("regenerated", _rate("regenerated")),
     ("edited", _rate("edited")),
     ("copied", _rate("copied")),
+    ("copied, no edit", _rate("copied_unedited")),
     ("abandoned", _rate("abandoned")),
     ("followed up", _rate("followed_up")),
     ("response rate", _rate("responded")),
