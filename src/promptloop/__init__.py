@@ -10,13 +10,17 @@ from promptloop.exceptions import PromptloopError
 from promptloop.sdk import (
     Client,
     Logger,
+    Prompt,
+    PromptUnavailable,
     Stats,
     Tracked,
     TrackedCall,
     context,
     current_interaction_id,
     feedback,
+    feedback_token,
     flush,
+    get_prompt,
     hash_user_id,
     init,
     last_interaction_id,
@@ -27,6 +31,8 @@ from promptloop.sdk import (
     wrap_openai,
 )
 
+__version__ = "0.1.0"
+
 __all__ = [
     "Client",
     "FeedbackEvent",
@@ -34,6 +40,8 @@ __all__ = [
     "FeedbackType",
     "Interaction",
     "Logger",
+    "Prompt",
+    "PromptUnavailable",
     "PromptloopError",
     "Stats",
     "Tracked",
@@ -41,7 +49,9 @@ __all__ = [
     "context",
     "current_interaction_id",
     "feedback",
+    "feedback_token",
     "flush",
+    "get_prompt",
     "hash_user_id",
     "init",
     "last_interaction_id",

@@ -19,19 +19,25 @@ from promptloop.sdk.context import context, current_interaction_id, last_interac
 from promptloop.sdk.feedback import feedback
 from promptloop.sdk.integrations import wrap_anthropic, wrap_openai
 from promptloop.sdk.middleware import Logger, llm_logging_middleware
+from promptloop.sdk.prompts import Prompt, PromptUnavailable, get_prompt
+from promptloop.sdk.tokens import feedback_token
 from promptloop.sdk.track import Tracked, track
 from promptloop.sdk.transport import Stats
 
 __all__ = [
     "Client",
     "Logger",
+    "Prompt",
+    "PromptUnavailable",
     "Stats",
     "Tracked",
     "TrackedCall",
     "context",
     "current_interaction_id",
     "feedback",
+    "feedback_token",
     "flush",
+    "get_prompt",
     "hash_user_id",
     "init",
     "last_interaction_id",

@@ -7,6 +7,8 @@
 | hash_key       | PROMPTLOOP_HASH_KEY    | api_key, else ~/.promptloop/hash_key     |
 | enabled        | PROMPTLOOP_ENABLED     | true (``0``/``false``/``no`` disables)   |
 | spool_dir      | PROMPTLOOP_SPOOL_DIR   | ~/.promptloop/spool/<url-hash>/          |
+| feedback_secret| PROMPTLOOP_FEEDBACK_SECRET | api_key (signs browser feedback tokens) |
+| prompt_cache_ttl | PROMPTLOOP_PROMPT_CACHE_TTL | 60 seconds                          |
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ ENV_API_KEY = "PROMPTLOOP_API_KEY"
 ENV_HASH_KEY = "PROMPTLOOP_HASH_KEY"
 ENV_ENABLED = "PROMPTLOOP_ENABLED"
 ENV_SPOOL_DIR = "PROMPTLOOP_SPOOL_DIR"
+ENV_FEEDBACK_SECRET = "PROMPTLOOP_FEEDBACK_SECRET"
+ENV_PROMPT_CACHE_TTL = "PROMPTLOOP_PROMPT_CACHE_TTL"
 
 _FALSY = frozenset({"0", "false", "no", "off", ""})
 
@@ -52,6 +56,8 @@ class Settings:
     shutdown_timeout: float = 2.0
     max_body_bytes: int = 4_000_000
     max_spool_bytes: int = 200_000_000
+    feedback_secret: str | None = None
+    prompt_cache_ttl: float = 60.0
 
     def resolved_spool_dir(self) -> Path:
         """Where batches that could not be delivered are kept, one folder per collector URL."""
@@ -97,6 +103,10 @@ def resolve_settings(
     spool_env = os.environ.get(ENV_SPOOL_DIR)
     spool = Path(spool_dir) if spool_dir is not None else (Path(spool_env) if spool_env else None)
     metadata = options.pop("metadata", None) or {}
+    if options.get("feedback_secret") is None and os.environ.get(ENV_FEEDBACK_SECRET):
+        options["feedback_secret"] = os.environ[ENV_FEEDBACK_SECRET]
+    if "prompt_cache_ttl" not in options and os.environ.get(ENV_PROMPT_CACHE_TTL):
+        options["prompt_cache_ttl"] = float(os.environ[ENV_PROMPT_CACHE_TTL])
     settings = Settings(
         url=resolved_url,
         api_key=key,

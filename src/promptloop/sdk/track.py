@@ -19,6 +19,7 @@ from promptloop.sdk.call import TrackedCall
 from promptloop.sdk.context import _CONTEXT, ACTIVE_CALL, EMPTY
 from promptloop.sdk.extract import chunk_text, input_text, system_messages
 from promptloop.sdk.guard import handle_internal_error
+from promptloop.sdk.prompts import Prompt
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -108,7 +109,9 @@ class Tracker:
         metadata: Mapping[str, Any] | None = None,
         parent_interaction_id: str | None = None,
         return_interaction: bool = False,
+        prompt: Prompt | None = None,
     ) -> None:
+        self.prompt = prompt
         self.feature = feature
         self.prompt_name = prompt_name
         self.prompt_version = prompt_version
@@ -149,6 +152,8 @@ class Tracker:
             parent_interaction_id=parent_interaction_id or self.parent_interaction_id,
         )
         call.activate()
+        if self.prompt is not None:
+            self.prompt.stamp()
         return call
 
     # -- context manager ------------------------------------------------------------------
@@ -429,6 +434,7 @@ def track(
     metadata: Mapping[str, Any] | None = ...,
     parent_interaction_id: str | None = ...,
     return_interaction: Literal[False] = ...,
+    prompt: Prompt | None = ...,
 ) -> Tracker: ...
 @overload
 def track(
@@ -445,6 +451,7 @@ def track(
     metadata: Mapping[str, Any] | None = ...,
     parent_interaction_id: str | None = ...,
     return_interaction: Literal[True],
+    prompt: Prompt | None = ...,
 ) -> ReturningTracker: ...
 def track(
     fn: Callable[P, R] | None = None,
@@ -460,6 +467,7 @@ def track(
     metadata: Mapping[str, Any] | None = None,
     parent_interaction_id: str | None = None,
     return_interaction: bool = False,
+    prompt: Prompt | None = None,
 ) -> Callable[P, R] | Tracker:
     """Record each call of a function (sync, async, generator, async generator) or a block.
 
@@ -467,7 +475,9 @@ def track(
     named user_input/prompt/input/question/query/message/text, else the first ``str``
     argument), the ``system_prompt`` parameter, the output (a returned string, the text of
     an OpenAI/Anthropic response, or the joined text of yielded chunks), errors (recorded,
-    then re-raised unchanged) and the ``promptloop.context()`` in force.
+    then re-raised unchanged) and the ``promptloop.context()`` in force. With ``prompt`` (from
+    ``get_prompt`` or a ``Prompt``), the interaction records its name, version and hash; a
+    prompt rendered inside the call does the same.
 
     >>> import promptloop
     >>> @promptloop.track(feature="summarize", prompt_version="v1.4")
@@ -495,6 +505,7 @@ def track(
         "input_arg": input_arg,
         "metadata": metadata,
         "parent_interaction_id": parent_interaction_id,
+        "prompt": prompt,
     }
     if return_interaction:
         return ReturningTracker(**kwargs, return_interaction=True)

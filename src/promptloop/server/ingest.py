@@ -203,21 +203,48 @@ class Ingestor:
             self.stats.flushes += 1
             return total
 
+    def _with_registry_versions(self, rows: list[Interaction]) -> list[Interaction]:
+        """Fill a missing prompt version (and name) from the registry, by content hash.
+
+        Prompts defined in code are registered in the background on first use, so their
+        first interactions may carry only the hash.
+        """
+        hashes = {r.prompt_hash for r in rows if r.prompt_hash and not r.prompt_version}
+        if not hashes:
+            return rows
+        params = {f"h{n}": value for n, value in enumerate(sorted(hashes))}
+        found = {
+            row["prompt_hash"]: row
+            for row in self.store.fetch_all(
+                "SELECT prompt_hash, prompt_name, version FROM prompt_versions"
+                f" WHERE prompt_hash IN ({', '.join(':' + name for name in params)})",
+                params,
+            )
+        }
+        return [
+            r.model_copy(
+                update={
+                    "prompt_version": found[r.prompt_hash]["version"],
+                    "prompt_name": r.prompt_name or found[r.prompt_hash]["prompt_name"],
+                }
+            )
+            if r.prompt_hash in found and not r.prompt_version
+            else r
+            for r in rows
+        ]
+
     def _write(self, batches: dict[Kind, list[Any]]) -> None:
         # Interactions first, so feedback for an interaction in the same flush finds it.
-        kinds: tuple[Kind, ...] = ("interactions", "feedback")
-        for kind in kinds:
-            rows = batches[kind]
-            if not rows:
-                continue
-            insert = (
-                self.store.insert_interactions
-                if kind == "interactions"
-                else self.store.insert_feedback
-            )
-            new = insert(rows)
-            self.stats.stored[kind] += new
-            self.stats.duplicates[kind] += len(rows) - new
+        if batches["interactions"]:
+            calls = self._with_registry_versions(batches["interactions"])
+            self._count("interactions", len(calls), self.store.insert_interactions(calls))
+        if batches["feedback"]:
+            events = batches["feedback"]
+            self._count("feedback", len(events), self.store.insert_feedback(events))
+
+    def _count(self, kind: Kind, written: int, new: int) -> None:
+        self.stats.stored[kind] += new
+        self.stats.duplicates[kind] += written - new
 
     def pending(self) -> int:
         with self._lock:
