@@ -323,7 +323,7 @@ def _fallback(store_url: str, api_key: str | None) -> Backend:
             exit_code=EXIT_USAGE,
         )
     note = f"{redact_url(store_url)} is held by a running collector: asking it at {FALLBACK_URL}"
-    err_console().print(Text(note, style="dim"))
+    err_console().print(Text(note, style="dim"), soft_wrap=True)
     return RemoteBackend(FALLBACK_URL, api_key)
 
 
