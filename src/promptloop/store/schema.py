@@ -161,6 +161,76 @@ CREATE TABLE IF NOT EXISTS signal_job_state (
     )
 
 
+def _alerts_ddl(text: str, json_type: str, double: str) -> tuple[str, ...]:
+    return (
+        f"""
+CREATE TABLE IF NOT EXISTS alerts (
+    alert_id {text} PRIMARY KEY,
+    rule_id {text} NOT NULL,
+    metric {text} NOT NULL,
+    scope_kind {text} NOT NULL,
+    feature {text},
+    prompt_version {text},
+    status {text} NOT NULL,
+    method {text} NOT NULL,
+    opened_at TIMESTAMPTZ NOT NULL,
+    window_start TIMESTAMPTZ,
+    window_end TIMESTAMPTZ,
+    baseline_rate {double},
+    baseline_n INTEGER,
+    observed_rate {double},
+    observed_n INTEGER,
+    statistic {double},
+    threshold {double},
+    evidence {json_type},
+    acknowledged_at TIMESTAMPTZ,
+    acknowledged_by {text},
+    ack_note {text},
+    resolved_at TIMESTAMPTZ,
+    notified_at TIMESTAMPTZ,
+    notify_error {text}
+)""",
+        "CREATE INDEX IF NOT EXISTS ix_alerts_rule_status ON alerts (rule_id, status)",
+    )
+
+
+def _clusters_ddl(text: str, json_type: str, double: str) -> tuple[str, ...]:
+    return (
+        f"""
+CREATE TABLE IF NOT EXISTS failure_clusters (
+    cluster_id {text} PRIMARY KEY,
+    run_id {text} NOT NULL,
+    kind {text} NOT NULL,
+    feature {text},
+    label {text} NOT NULL,
+    top_terms {json_type},
+    size INTEGER NOT NULL,
+    representative_ids {json_type},
+    signal_mix {json_type},
+    centroid {json_type},
+    embedding {text} NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    active BOOLEAN NOT NULL,
+    triage {text},
+    triage_suggestion {text},
+    triage_evidence {json_type},
+    triaged_by {text},
+    triaged_at TIMESTAMPTZ,
+    triage_note {text}
+)""",
+        f"""
+CREATE TABLE IF NOT EXISTS cluster_members (
+    kind {text} NOT NULL,
+    interaction_id {text} NOT NULL,
+    cluster_id {text} NOT NULL,
+    distance {double},
+    assigned_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (kind, interaction_id)
+)""",
+        "CREATE INDEX IF NOT EXISTS ix_cluster_members_cluster ON cluster_members (cluster_id)",
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         version=1,
@@ -202,6 +272,22 @@ MIGRATIONS: tuple[Migration, ...] = (
                 "CREATE INDEX IF NOT EXISTS ix_logs_ingested ON llm_interaction_logs (ingested_at)",
                 "CREATE INDEX IF NOT EXISTS ix_feedback_ingested ON feedback_events (ingested_at)",
             ),
+        },
+    ),
+    Migration(
+        version=4,
+        name="alerts on rising rates",
+        statements={
+            "duckdb": _alerts_ddl("VARCHAR", "JSON", "DOUBLE"),
+            "postgresql": _alerts_ddl("TEXT", "JSONB", "DOUBLE PRECISION"),
+        },
+    ),
+    Migration(
+        version=5,
+        name="failure clusters and their members",
+        statements={
+            "duckdb": _clusters_ddl("VARCHAR", "JSON", "DOUBLE"),
+            "postgresql": _clusters_ddl("TEXT", "JSONB", "DOUBLE PRECISION"),
         },
     ),
 )
