@@ -1,0 +1,122 @@
+"""Statistics that respect sparse, biased feedback data. Thin wrappers over statsmodels/scipy.
+
+- Proportions get Wilson score intervals (good coverage at small n and near 0 or 1, where
+  the normal approximation fails).
+- A difference of two proportions gets Newcombe's hybrid score interval (method 10, built
+  from the two Wilson intervals) and a two-sided two-proportion z-test with pooled variance.
+- Many comparisons at once get Holm's step-down correction (controls the family-wise error
+  rate without Bonferroni's loss of power).
+- "How many more interactions?" uses the normal-approximation power analysis for two
+  proportions (Cohen's h), at 80% power and alpha 0.05.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from scipy.stats import norm
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import NormalIndPower
+from statsmodels.stats.proportion import (
+    confint_proportions_2indep,
+    proportion_confint,
+    proportion_effectsize,
+    proportions_ztest,
+)
+
+CONFIDENCE = 0.95
+ALPHA = 1 - CONFIDENCE
+POWER = 0.8
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A proportion with its denominator and its 95% Wilson interval."""
+
+    count: int
+    total: int
+    rate: float | None
+    low: float | None
+    high: float | None
+
+    def as_dict(self) -> dict[str, float | int | None]:
+        return {
+            "count": self.count,
+            "n": self.total,
+            "rate": self.rate,
+            "low": self.low,
+            "high": self.high,
+        }
+
+
+def wilson(count: int, total: int, confidence: float = CONFIDENCE) -> Rate:
+    if total <= 0:
+        return Rate(count, total, None, None, None)
+    low, high = proportion_confint(count, total, alpha=1 - confidence, method="wilson")
+    return Rate(count, total, count / total, float(low), float(high))
+
+
+@dataclass(frozen=True)
+class Difference:
+    """``b - a`` of two proportions, with its interval and a two-sided test."""
+
+    a: Rate
+    b: Rate
+    diff: float | None
+    low: float | None
+    high: float | None
+    z: float | None
+    p_value: float | None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "a": self.a.as_dict(),
+            "b": self.b.as_dict(),
+            "diff": self.diff,
+            "low": self.low,
+            "high": self.high,
+            "z": self.z,
+            "p_value": self.p_value,
+        }
+
+
+def difference(count_a: int, n_a: int, count_b: int, n_b: int) -> Difference:
+    a, b = wilson(count_a, n_a), wilson(count_b, n_b)
+    if n_a <= 0 or n_b <= 0:
+        return Difference(a, b, None, None, None, None, None)
+    low, high = confint_proportions_2indep(
+        count_b, n_b, count_a, n_a, method="newcomb", compare="diff", alpha=ALPHA
+    )
+    if count_a + count_b in (0, n_a + n_b):
+        z, p_value = 0.0, 1.0  # no variation at all: nothing to test
+    else:
+        z_stat, p_stat = proportions_ztest([count_b, count_a], [n_b, n_a])
+        z, p_value = float(z_stat), float(p_stat)
+    return Difference(a, b, count_b / n_b - count_a / n_a, float(low), float(high), z, p_value)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm-adjusted p-values, in the input order."""
+    if not p_values:
+        return []
+    _, adjusted, _, _ = multipletests(list(p_values), alpha=ALPHA, method="holm")
+    return [float(value) for value in adjusted]
+
+
+def sample_size_per_group(
+    p_a: float, p_b: float, power: float = POWER, alpha: float = ALPHA
+) -> int | None:
+    """Interactions needed in each group to detect ``p_a`` vs ``p_b`` (two-sided)."""
+    if p_a == p_b:
+        return None
+    effect = abs(float(proportion_effectsize(p_b, p_a)))
+    if effect == 0:
+        return None
+    n = NormalIndPower().solve_power(effect_size=effect, power=power, alpha=alpha, ratio=1.0)
+    return int(math.ceil(float(n)))
+
+
+def z_critical(confidence: float = CONFIDENCE) -> float:
+    return float(norm.ppf(1 - (1 - confidence) / 2))
