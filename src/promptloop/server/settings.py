@@ -10,9 +10,17 @@ from promptloop.signals.rules import SignalSettings
 from promptloop.store import default_store_url
 
 
+def _list_from_env(name: str) -> frozenset[str]:
+    raw = os.environ.get(name, "")
+    return frozenset(item.strip() for item in raw.split(",") if item.strip())
+
+
 def _keys_from_env() -> frozenset[str]:
-    raw = os.environ.get("PROMPTLOOP_API_KEYS", "")
-    return frozenset(key.strip() for key in raw.split(",") if key.strip())
+    return _list_from_env("PROMPTLOOP_API_KEYS")
+
+
+def _flag_from_env(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,21 @@ class Settings:
     # Seconds between runs of the signal inference job; 0 turns the schedule off.
     signals_interval: float = 60.0
     signals: SignalSettings = field(default_factory=SignalSettings)
+    # Browser feedback (POST /v1/feedback/{token}, /widget.js). Tokens are verified against
+    # a key derived from each API key and each feedback secret; with neither configured the
+    # collector generates one secret and keeps it in <data_dir>/feedback_secret.
+    feedback_secrets: frozenset[str] = field(
+        default_factory=lambda: _list_from_env("PROMPTLOOP_FEEDBACK_SECRET")
+    )
+    # Origins (scheme://host[:port]) whose pages may post feedback; "*" allows any. Empty
+    # means same-origin only. Applies to /v1/feedback/{token} and /widget.js, nothing else.
+    cors_origins: frozenset[str] = field(
+        default_factory=lambda: _list_from_env("PROMPTLOOP_CORS_ORIGINS")
+    )
+    feedback_rate_per_minute: int = 30
+    feedback_max_body_bytes: int = 16 * 1024
+    # The simulated demo chat at /demo (``promptloop serve --demo`` turns it on).
+    demo_enabled: bool = field(default_factory=lambda: _flag_from_env("PROMPTLOOP_DEMO_ENABLED"))
 
     @property
     def wal_dir(self) -> Path:
