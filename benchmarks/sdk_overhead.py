@@ -261,7 +261,8 @@ def main(argv: list[str] | None = None) -> None:
         if a.mode == "rich":
             assert url is not None and collector is not None
             result["interactions_created"] = total
-            stored, stats = stored_interactions(url, total)
+            # wait for what the SDK delivered (a full queue drops events by design)
+            stored, stats = stored_interactions(url, int(client_stats.get("sent", total)))
             result["interactions_stored"] = stored
             result["interactions_dropped"] = total - stored
             result["collector_ingest"] = stats.get("ingest")
