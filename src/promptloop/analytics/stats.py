@@ -115,7 +115,7 @@ def sample_size_per_group(
     if effect == 0:
         return None
     n = NormalIndPower().solve_power(effect_size=effect, power=power, alpha=alpha, ratio=1.0)
-    return int(math.ceil(float(n)))
+    return math.ceil(float(n))
 
 
 def z_critical(confidence: float = CONFIDENCE) -> float:

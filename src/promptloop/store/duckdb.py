@@ -116,6 +116,8 @@ class DuckDBStore:
                     "query through the collector with --url instead"
                 ) from exc
             raise StoreError(str(exc)) from exc
+        # Time buckets (date_trunc) must not depend on the machine's time zone.
+        self._con.execute("SET TimeZone = 'UTC'")
         self._write_lock = threading.Lock()
         self._read_only = read_only
 
