@@ -11,6 +11,7 @@ from fastapi import FastAPI
 import promptloop
 from promptloop.server.api import browser as browser_api
 from promptloop.server.api import ingest as ingest_api
+from promptloop.server.api import metrics as metrics_api
 from promptloop.server.api import prompts as prompts_api
 from promptloop.server.api import query as query_api
 from promptloop.server.api import signals as signals_api
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.include_router(query_api.router)
     app.include_router(prompts_api.router)
     app.include_router(signals_api.router)
+    app.include_router(metrics_api.router)
     # The browser path (/v1/feedback/{token}, /widget.js) and, if enabled, the demo chat.
     browser_api.install(app, settings)
 
