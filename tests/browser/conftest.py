@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from tests.browser.live import AppServer, LiveCollector, live_collector
 
 from promptloop.core.tokens import derive_key, sign
 from promptloop.server.settings import Settings
+from tests.browser.live import AppServer, LiveCollector, live_collector
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page

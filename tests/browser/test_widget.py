@@ -14,12 +14,12 @@ import uuid
 from typing import TYPE_CHECKING
 
 import pytest
-from tests.browser.conftest import ANSWER, SIGNING_KEY, Answer
 
 from promptloop.core.tokens import sign
+from tests.browser.conftest import ANSWER, SIGNING_KEY, Answer
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page, Response
+    from playwright.sync_api import Locator, Page, Response
 
 pytestmark = pytest.mark.browser
 
@@ -28,7 +28,7 @@ def _is_feedback(response: Response) -> bool:
     return "/v1/feedback/" in response.url and response.request.method == "POST"
 
 
-def _widget(page: Page):  # type: ignore[no-untyped-def]
+def _widget(page: Page) -> Locator:
     from playwright.sync_api import expect
 
     root = page.locator(".pl-widget")
@@ -446,7 +446,7 @@ def test_every_event_carries_a_fresh_feedback_id(page: Page, answer: Answer) -> 
     with page.expect_response(_is_feedback) as second:
         root.get_by_role("button", name="Copy").click()
     requests = [first.value.request, second.value.request]
-    ids = [request.post_data_json[0]["feedbackId"] for request in requests]
+    ids = [json.loads(request.post_data or "")[0]["feedbackId"] for request in requests]
     assert len(set(ids)) == 2
     assert all(str(uuid.UUID(i)) == i for i in ids)
     # text/plain keeps the cross-origin POST a simple request: no preflight.
