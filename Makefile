@@ -23,11 +23,17 @@ $(STAMP): pyproject.toml
 	$(PIP) install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Debian packages the tests need: a PostgreSQL server (the tests start their own).
+# Debian packages the tests need: a PostgreSQL server (the tests start their own), and
+# Chromium for the browser tests (Playwright drives /usr/bin/chromium; it never downloads one).
 system-deps:
 	@if ! command -v pg_config >/dev/null || [ ! -x "$$(pg_config --bindir)/initdb" ]; then \
 		echo "installing PostgreSQL server (Debian package postgresql)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql >/dev/null; \
+	fi
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "installing Chromium (Debian packages chromium, chromium-driver)"; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	fi
 
 lint: $(STAMP)
