@@ -1,13 +1,13 @@
 """Every error promptloop raises on purpose derives from :class:`PromptloopError`.
 
-    PromptloopError
-    ├── ConfigError            bad settings: an unknown store URL, a missing key
-    ├── StoreError             the storage engine failed (driver errors are converted here)
-    │   ├── StoreLockedError   the embedded store is owned by another process
-    │   └── ConstraintViolation  a unique or primary key was violated
-    ├── NotFoundError          a named thing (prompt, version, label) does not exist
-    ├── ConflictError          the request contradicts what is stored
-    └── ClientError            a call to the collector's HTTP API failed
+PromptloopError
+├── ConfigError            bad settings: an unknown store URL, a missing key
+├── StoreError             the storage engine failed (driver errors are converted here)
+│   ├── StoreLockedError   the embedded store is owned by another process
+│   └── ConstraintViolation  a unique or primary key was violated
+├── NotFoundError          a named thing (prompt, version, label) does not exist
+├── ConflictError          the request contradicts what is stored
+└── ClientError            a call to the collector's HTTP API failed
 """
 
 from __future__ import annotations
