@@ -4,14 +4,16 @@ Both implementations of :class:`Backend` return the JSON shapes of the collector
 ``/v1`` endpoints, so a command renders the same output whichever one answered.
 
 - ``--url`` (or ``PROMPTLOOP_URL``) given: :class:`RemoteBackend`.
-- otherwise :class:`LocalBackend` on ``--store``, opened read-only. When the DuckDB file is
-  held by a running collector, the CLI asks the collector at :data:`FALLBACK_URL` instead,
-  if its ``/healthz`` answers; if not, it stops with exit code 2 and asks for ``--url``.
+- otherwise :class:`LocalBackend` on ``--store``, opened read-only for reads and writable
+  (and migrated) for writes (``prompts push``, ``signals run``, ...). When the DuckDB file
+  is held by a running collector, the CLI asks the collector at :data:`FALLBACK_URL`
+  instead, if its ``/healthz`` answers; if not, it stops with exit code 2 and asks for
+  ``--url``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -27,14 +29,18 @@ from promptloop.analytics.queries import InteractionFilter
 from promptloop.cli._errors import EXIT_USAGE, CliError, usage_error
 from promptloop.cli._output import err_console, jsonable_object, redact_url
 from promptloop.exceptions import ClientError, StoreError, StoreLockedError
+from promptloop.prompts import PromptRegistry
+from promptloop.signals.jobs import run_signals
 from promptloop.store import default_store_url, open_store
 from promptloop.store.base import Store
 
 FALLBACK_URL = "http://127.0.0.1:8321"
 TIMEOUT_SECONDS = 30.0
+# An inference run over a large store can take minutes; the collector answers when done.
+SIGNALS_TIMEOUT_SECONDS = 900.0
 
-# Query parameters of the API whose option has another name.
-_PARAM_OPTIONS = {"session_id": "--session"}
+# Query parameters and body fields of the API whose option has another name.
+_PARAM_OPTIONS = {"session_id": "--session", "to_version": "--to", "template": "FILE"}
 
 
 @dataclass(frozen=True)
@@ -81,9 +87,65 @@ class Backend(Protocol):
         self, filters: InteractionFilter, *, days: int | None
     ) -> dict[str, Any]: ...
 
+    def edit_summary(self, filters: InteractionFilter, *, days: int | None) -> dict[str, Any]: ...
+
     def stats(self) -> dict[str, Any]: ...
 
+    # -- the prompt registry -------------------------------------------------------------
+    def register_prompt(self, request: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    def prompts(self) -> dict[str, Any]: ...
+
+    def prompt(self, name: str) -> dict[str, Any]: ...
+
+    def resolve_prompt(
+        self, name: str, *, label: str | None, version: str | None
+    ) -> dict[str, Any]: ...
+
+    def prompt_diff(self, name: str, old: str, new: str) -> dict[str, Any]: ...
+
+    def prompt_log(self, name: str) -> dict[str, Any]: ...
+
+    def promote(
+        self, name: str, version: str, *, label: str, actor: str | None, reason: str | None
+    ) -> dict[str, Any]: ...
+
+    def rollback(
+        self,
+        name: str,
+        *,
+        label: str,
+        to_version: str | None,
+        actor: str | None,
+        reason: str | None,
+    ) -> dict[str, Any]: ...
+
+    def deployments(
+        self,
+        name: str | None,
+        *,
+        label: str | None,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> dict[str, Any]: ...
+
+    def unregistered(self, *, since: datetime | None) -> dict[str, Any]: ...
+
+    # -- the signal inference job --------------------------------------------------------
+    def run_signals(self, *, full: bool) -> dict[str, Any]: ...
+
+    def signals_status(self) -> dict[str, Any]: ...
+
     def close(self) -> None: ...
+
+
+@contextmanager
+def _registry_input() -> Iterator[None]:
+    """The registry's checks (a missing rationale, a bad name) are bad input: exit 2."""
+    try:
+        yield
+    except ValueError as exc:
+        raise CliError(str(exc), exit_code=EXIT_USAGE) from None
 
 
 class LocalBackend:
@@ -131,6 +193,10 @@ class LocalBackend:
         rows = queries.version_summary(self.store, queries.with_window(filters, days))
         return jsonable_object({"items": rows})
 
+    def edit_summary(self, filters: InteractionFilter, *, days: int | None) -> dict[str, Any]:
+        rows = queries.edit_summary(self.store, queries.with_window(filters, days))
+        return jsonable_object({"items": rows})
+
     def stats(self) -> dict[str, Any]:
         counts = self.store.fetch_all(
             "SELECT (SELECT count(*) FROM llm_interaction_logs) AS interactions,"
@@ -138,6 +204,94 @@ class LocalBackend:
         )
         info = {"dialect": self.store.dialect, "schema_version": self.store.schema_version()}
         return jsonable_object({"store": {**info, **counts[0]}})
+
+    # -- the prompt registry: the shapes of /v1/prompts/... ------------------------------
+    @property
+    def registry(self) -> PromptRegistry:
+        return PromptRegistry(self.store)
+
+    def register_prompt(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        with _registry_input():
+            found = self.registry.register(**request)
+        return jsonable_object({"created": found.created, **found.version.model_dump(mode="json")})
+
+    def prompts(self) -> dict[str, Any]:
+        return jsonable_object({"items": self.registry.names()})
+
+    def prompt(self, name: str) -> dict[str, Any]:
+        versions = self.registry.versions(name)
+        if not versions:
+            raise CliError(f"no prompt named {name!r}")
+        return jsonable_object(
+            {
+                "prompt_name": name,
+                "labels": self.registry.labels(name),
+                "versions": [version.model_dump(mode="json") for version in versions],
+            }
+        )
+
+    def resolve_prompt(
+        self, name: str, *, label: str | None, version: str | None
+    ) -> dict[str, Any]:
+        with _registry_input():
+            found = self.registry.resolve(name, label=label, version=version)
+        return jsonable_object(found.model_dump(mode="json"))
+
+    def prompt_diff(self, name: str, old: str, new: str) -> dict[str, Any]:
+        with _registry_input():
+            text = self.registry.diff(name, old, new)
+        return {"prompt_name": name, "from": old, "to": new, "diff": text}
+
+    def prompt_log(self, name: str) -> dict[str, Any]:
+        return jsonable_object({"prompt_name": name, "entries": self.registry.history(name)})
+
+    def promote(
+        self, name: str, version: str, *, label: str, actor: str | None, reason: str | None
+    ) -> dict[str, Any]:
+        with _registry_input():
+            moved = self.registry.promote(name, version, label=label, actor=actor, reason=reason)
+        return jsonable_object(moved.model_dump(mode="json"))
+
+    def rollback(
+        self,
+        name: str,
+        *,
+        label: str,
+        to_version: str | None,
+        actor: str | None,
+        reason: str | None,
+    ) -> dict[str, Any]:
+        with _registry_input():
+            moved = self.registry.rollback(
+                name, label=label, to_version=to_version, actor=actor, reason=reason
+            )
+        return jsonable_object(moved.model_dump(mode="json"))
+
+    def deployments(
+        self,
+        name: str | None,
+        *,
+        label: str | None,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> dict[str, Any]:
+        found = self.registry.deployments(name, label=label, since=since, until=until)
+        return jsonable_object({"items": [item.model_dump(mode="json") for item in found]})
+
+    def unregistered(self, *, since: datetime | None) -> dict[str, Any]:
+        return jsonable_object({"items": self.registry.unregistered_versions(since)})
+
+    # -- the signal inference job --------------------------------------------------------
+    def run_signals(self, *, full: bool) -> dict[str, Any]:
+        return jsonable_object(run_signals(self.store, full=full).as_dict())
+
+    def signals_status(self) -> dict[str, Any]:
+        raise usage_error(
+            "--url",
+            "`signals status` reports the collector's scheduled inference job: pass the "
+            "collector's address (the store has no schedule of its own; `promptloop signals "
+            "run` runs the job on it now)",
+        )
 
     def close(self) -> None:
         self.store.close()
@@ -155,23 +309,45 @@ class RemoteBackend:
         self._client = client or httpx.Client(base_url=self.base_url, timeout=TIMEOUT_SECONDS)
 
     def _get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        sent = {key: value for key, value in (params or {}).items() if value is not None}
+        return self._request("GET", path, params=params)
+
+    def _post(
+        self, path: str, body: Mapping[str, Any], *, timeout: float = TIMEOUT_SECONDS
+    ) -> dict[str, Any]:
+        return self._request("POST", path, body=jsonable_object(body), timeout=timeout)
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+        timeout: float = TIMEOUT_SECONDS,
+    ) -> dict[str, Any]:
+        sent = {
+            key: value.isoformat() if isinstance(value, datetime) else value
+            for key, value in (params or {}).items()
+            if value is not None
+        }
         try:
-            response = self._client.get(path, params=sent, headers=self._headers)
+            response = self._client.request(
+                method, path, params=sent, json=body, headers=self._headers, timeout=timeout
+            )
         except httpx.HTTPError as exc:
             raise ClientError(f"cannot reach the collector at {self.where}: {exc}") from None
         if response.is_error:
             raise self._error(response)
         try:
-            body = response.json()
+            answer = response.json()
         except ValueError:
-            body = None
-        if not isinstance(body, dict):
+            answer = None
+        if not isinstance(answer, dict):
             raise ClientError(
                 f"the {self.where} did not answer {path} with a JSON object: "
                 "is --url the base URL of a promptloop collector?"
             )
-        return body
+        return answer
 
     def _error(self, response: httpx.Response) -> Exception:
         body = _error_body(response)
@@ -216,8 +392,72 @@ class RemoteBackend:
     def version_summary(self, filters: InteractionFilter, *, days: int | None) -> dict[str, Any]:
         return self._get("/v1/queries/version-summary", {**_filter_params(filters), "days": days})
 
+    def edit_summary(self, filters: InteractionFilter, *, days: int | None) -> dict[str, Any]:
+        return self._get("/v1/queries/edit-summary", {**_filter_params(filters), "days": days})
+
     def stats(self) -> dict[str, Any]:
         return self._get("/v1/stats")
+
+    # -- the prompt registry -------------------------------------------------------------
+    def register_prompt(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        return self._post("/v1/prompts", request)
+
+    def prompts(self) -> dict[str, Any]:
+        return self._get("/v1/prompts")
+
+    def prompt(self, name: str) -> dict[str, Any]:
+        return self._get(f"/v1/prompts/{_path_segment(name)}")
+
+    def resolve_prompt(
+        self, name: str, *, label: str | None, version: str | None
+    ) -> dict[str, Any]:
+        params = {"label": label, "version": version}
+        return self._get(f"/v1/prompts/{_path_segment(name)}/resolve", params)
+
+    def prompt_diff(self, name: str, old: str, new: str) -> dict[str, Any]:
+        return self._get(f"/v1/prompts/{_path_segment(name)}/diff", {"from": old, "to": new})
+
+    def prompt_log(self, name: str) -> dict[str, Any]:
+        return self._get(f"/v1/prompts/{_path_segment(name)}/log")
+
+    def promote(
+        self, name: str, version: str, *, label: str, actor: str | None, reason: str | None
+    ) -> dict[str, Any]:
+        path = f"/v1/prompts/{_path_segment(name)}/labels/{_path_segment(label)}"
+        return self._post(path, {"version": version, "actor": actor, "reason": reason})
+
+    def rollback(
+        self,
+        name: str,
+        *,
+        label: str,
+        to_version: str | None,
+        actor: str | None,
+        reason: str | None,
+    ) -> dict[str, Any]:
+        path = f"/v1/prompts/{_path_segment(name)}/labels/{_path_segment(label)}/rollback"
+        return self._post(path, {"to_version": to_version, "actor": actor, "reason": reason})
+
+    def deployments(
+        self,
+        name: str | None,
+        *,
+        label: str | None,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> dict[str, Any]:
+        params = {"prompt_name": name, "label": label, "since": since, "until": until}
+        return self._get("/v1/deployments", params)
+
+    def unregistered(self, *, since: datetime | None) -> dict[str, Any]:
+        return self._get("/v1/prompts/unregistered", {"since": since})
+
+    # -- the signal inference job --------------------------------------------------------
+    def run_signals(self, *, full: bool) -> dict[str, Any]:
+        return self._post("/v1/signals/run", {"full": full}, timeout=SIGNALS_TIMEOUT_SECONDS)
+
+    def signals_status(self) -> dict[str, Any]:
+        return self._get("/v1/signals/status")
 
     def close(self) -> None:
         self._client.close()
@@ -232,7 +472,9 @@ def _error_body(response: httpx.Response) -> dict[str, Any]:
 
 
 def _option_for(param: str) -> str:
-    return _PARAM_OPTIONS.get(param, "--" + param.replace("_", "-"))
+    """``evidence.0.kind`` -> ``--evidence``; ``session_id`` -> ``--session``."""
+    name = param.split(".", 1)[0]
+    return _PARAM_OPTIONS.get(name, "--" + name.replace("_", "-"))
 
 
 def _invalid_request(body: dict[str, Any], message: str) -> CliError:
@@ -281,18 +523,26 @@ def open_local_store(url: str) -> Store:
     return store
 
 
+def open_store_for_writing(url: str, *, migrate: bool = True) -> Store:
+    """Open a store to write to it; a DuckDB file held elsewhere raises StoreLockedError."""
+    try:
+        return open_store(url, migrate=migrate)
+    except StoreLockedError:
+        raise
+    except StoreError as exc:
+        raise usage_error("--store", f"cannot open {redact_url(url)}: {exc}") from None
+
+
 def open_writable_store(url: str, *, migrate: bool = True) -> Store:
     """Open a store to write to it (migrations, demo data, the collector)."""
     try:
-        return open_store(url, migrate=migrate)
+        return open_store_for_writing(url, migrate=migrate)
     except StoreLockedError:
         raise CliError(
             f"{redact_url(url)} is held by another process (a running collector?): "
             "stop it first, or point --store at another store",
             exit_code=EXIT_USAGE,
         ) from None
-    except StoreError as exc:
-        raise usage_error("--store", f"cannot open {redact_url(url)}: {exc}") from None
 
 
 def collector_answers(base_url: str) -> bool:
@@ -304,14 +554,16 @@ def collector_answers(base_url: str) -> bool:
         return False
 
 
-def connect(target: Target) -> Backend:
+def connect(target: Target, *, write: bool = False) -> Backend:
+    """The collector at --url, else the store (writable for ``write``), else the fallback."""
     if target.url:
         return RemoteBackend(check_url(target.url), target.api_key)
     store_url = target.resolved_store_url
     try:
-        return LocalBackend(open_local_store(store_url))
+        store = open_store_for_writing(store_url) if write else open_local_store(store_url)
     except StoreLockedError:
         return _fallback(store_url, target.api_key)
+    return LocalBackend(store)
 
 
 def _fallback(store_url: str, api_key: str | None) -> Backend:
@@ -328,11 +580,19 @@ def _fallback(store_url: str, api_key: str | None) -> Backend:
 
 
 @contextmanager
-def open_backend(target: Target) -> Iterator[Backend]:
-    """The backend for ``target``, with a spinner on stderr (terminals only) while in use."""
-    backend = connect(target)
+def open_backend(target: Target, *, write: bool = False, spinner: bool = True) -> Iterator[Backend]:
+    """The backend for ``target``, with a spinner on stderr (terminals only) while in use.
+
+    ``write`` opens a local store writable (migrating it first); ``spinner=False`` leaves
+    stderr to the caller (a progress bar).
+    """
+    backend = connect(target, write=write)
     try:
-        with err_console().status(f"reading from the {backend.where}"):
+        if not spinner:
+            yield backend
+            return
+        doing = "writing to" if write else "reading from"
+        with err_console().status(f"{doing} the {backend.where}"):
             yield backend
     finally:
         backend.close()

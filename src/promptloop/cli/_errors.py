@@ -24,15 +24,23 @@ EXIT_USAGE = 2
 class CliError(Exception):
     """A failure the CLI reports as one line and an exit code."""
 
-    def __init__(self, message: str, *, exit_code: int = EXIT_FAILURE) -> None:
+    def __init__(
+        self, message: str, *, exit_code: int = EXIT_FAILURE, option: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.exit_code = exit_code
+        self.option = option
+
+    @property
+    def unattributed(self) -> bool:
+        """Bad input the collector or the registry reported without saying which option."""
+        return self.exit_code == EXIT_USAGE and self.option is None
 
 
 def usage_error(option: str, message: str) -> CliError:
     """Bad input for one option: exit code 2, the option named first."""
-    return CliError(f"{option}: {message}", exit_code=EXIT_USAGE)
+    return CliError(f"{option}: {message}", exit_code=EXIT_USAGE, option=option)
 
 
 def as_cli_error(exc: PromptloopError) -> CliError:

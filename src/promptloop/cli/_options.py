@@ -6,18 +6,24 @@ command with exit code 2 and one line naming the option.
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any, cast, get_args
 
 import typer
+import yaml
+from pydantic import ValidationError
 
 from promptloop.analytics.queries import InteractionFilter
 from promptloop.cli._errors import usage_error
 from promptloop.core.enums import FeedbackSource, FeedbackType
+from promptloop.core.prompts import Bump, Evidence, SemVer, check_label, check_name
 from promptloop.core.records import as_utc
 
 FEEDBACK_TYPES = tuple(kind.value for kind in FeedbackType)
 FEEDBACK_SOURCES = tuple(source.value for source in FeedbackSource)
+BUMPS: tuple[str, ...] = get_args(Bump)
+EVIDENCE_KINDS: tuple[str, ...] = get_args(Evidence.model_fields["kind"].annotation)
 
 JsonFlag = Annotated[
     bool, typer.Option("--json", help="Print machine-readable JSON (ISO-8601 datetimes).")
@@ -92,3 +98,72 @@ def interaction_filter(
         since=since,
         until=until,
     )
+
+
+def default_user() -> str | None:
+    """Who is acting: ``$USER`` (``$USERNAME`` on Windows), if set."""
+    return os.environ.get("USER") or os.environ.get("USERNAME") or None
+
+
+def parse_version(option: str, value: str) -> str:
+    """A semantic version ``MAJOR.MINOR.PATCH`` (a leading ``v`` is accepted), normalised."""
+    try:
+        return str(SemVer.parse(value))
+    except ValueError as exc:
+        raise usage_error(option, str(exc)) from None
+
+
+def check_version(option: str, value: str | None) -> str | None:
+    return None if value is None else parse_version(option, value)
+
+
+def check_prompt_name(option: str, value: str) -> str:
+    try:
+        return check_name(value)
+    except ValueError as exc:
+        raise usage_error(option, f"{value!r}: {exc}") from None
+
+
+def check_label_name(option: str, value: str) -> str:
+    try:
+        return check_label(value)
+    except ValueError as exc:
+        raise usage_error(option, f"{value!r}: {exc}") from None
+
+
+def check_bump(value: str | None) -> Bump | None:
+    if value is None or value in BUMPS:
+        return cast(Bump | None, value)
+    raise usage_error("--bump", f"{value!r} is not one of: {', '.join(BUMPS)}")
+
+
+def parse_settings(values: list[str] | None) -> dict[str, Any]:
+    """``--setting key=value`` pairs; each value is read as YAML (``0.2`` is a number)."""
+    settings: dict[str, Any] = {}
+    for item in values or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise usage_error("--setting", f"{item!r} is not KEY=VALUE (e.g. temperature=0.2)")
+        try:
+            settings[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            settings[key.strip()] = raw
+    return settings
+
+
+def parse_evidence(values: list[str] | None) -> list[dict[str, Any]]:
+    """``--evidence KIND:REF`` items, checked like the API checks them."""
+    found: list[dict[str, Any]] = []
+    for item in values or []:
+        kind, sep, ref = item.partition(":")
+        try:
+            if not sep:
+                raise ValueError("missing ':'")
+            evidence = Evidence(kind=kind.strip(), ref=ref.strip())
+        except (ValueError, ValidationError):
+            raise usage_error(
+                "--evidence",
+                f"{item!r} is not KIND:REF with KIND one of: {', '.join(EVIDENCE_KINDS)}",
+            ) from None
+        found.append(evidence.model_dump(exclude_none=True))
+    return found

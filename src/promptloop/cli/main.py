@@ -12,7 +12,7 @@ import typer
 from rich.text import Text
 from typer.core import TyperGroup
 
-from promptloop.cli import admin, demo, interactions, query, serve, sql
+from promptloop.cli import admin, demo, interactions, prompts, query, serve, signals, sql
 from promptloop.cli._backend import Target
 from promptloop.cli._errors import CliError, as_cli_error
 from promptloop.cli._output import err_console
@@ -48,6 +48,8 @@ app = typer.Typer(
 )
 app.add_typer(interactions.app, name="interactions")
 app.add_typer(query.app, name="query")
+app.add_typer(prompts.app, name="prompts")
+app.add_typer(signals.app, name="signals")
 app.add_typer(demo.app, name="demo")
 app.command("serve")(serve.serve)
 app.command("stats")(admin.stats)
@@ -73,7 +75,7 @@ def main(
             "--url",
             envvar="PROMPTLOOP_URL",
             help="Base URL of a running collector, e.g. http://127.0.0.1:8321. "
-            "When set, reads go through its HTTP API instead of the store.",
+            "When set, commands go through its HTTP API instead of the store.",
         ),
     ] = None,
     api_key: Annotated[
@@ -85,10 +87,10 @@ def main(
         ),
     ] = None,
 ) -> None:
-    """Query LLM interactions and their feedback, run the collector, load demo data.
+    """Query LLM interactions and their feedback, version prompts, run the collector.
 
-    Reads go to the collector when --url (PROMPTLOOP_URL) is given, else to the store named
-    by --store (PROMPTLOOP_STORE).
+    Commands go to the collector when --url (PROMPTLOOP_URL) is given, else to the store
+    named by --store (PROMPTLOOP_STORE).
     """
     ctx.obj = Target(store_url=store, url=url, api_key=api_key)
 

@@ -172,11 +172,73 @@ _METRICS: tuple[tuple[str, Callable[[dict[str, Any]], Text]], ...] = (
 
 
 def _versions_table(rows: list[dict[str, Any]]) -> Table:
+    return _metrics_table(rows, _METRICS)
+
+
+def _metrics_table(
+    rows: list[dict[str, Any]], metrics: tuple[tuple[str, Callable[[dict[str, Any]], Text]], ...]
+) -> Table:
     """Metrics down, versions across: compare a prompt's versions side by side."""
     table = Table()
     table.add_column("version")
     for row in rows:
         table.add_column(Text(str(row.get("prompt_version") or "-")), justify="right")
-    for label, cell in _METRICS:
+    for label, cell in metrics:
         table.add_row(label, *(cell(row) for row in rows))
     return table
+
+
+@app.command("edits")
+def edits(
+    ctx: typer.Context,
+    feature: FeatureOpt = None,
+    prompt_name: PromptNameOpt = None,
+    prompt_version: PromptVersionOpt = None,
+    days: Annotated[
+        int | None, typer.Option(min=1, max=3650, help="Only the last N days (default: all).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """How users edited each version's outputs: how much, and in which direction.
+
+    Edits are analysed by the inference job (`promptloop signals run`, or the collector's
+    schedule); edits it has not seen yet are not counted.
+    """
+    filters = interaction_filter(
+        feature=feature, prompt_name=prompt_name, prompt_version=prompt_version
+    )
+    with open_backend(target_of(ctx)) as backend:
+        found = backend.edit_summary(filters, days=days)
+    if as_json:
+        out.print_json(found)
+        return
+    console = out.console()
+    if not found["items"]:
+        note = "no analysed edits match (edits are analysed by `promptloop signals run`)"
+        console.print(Text(note, style="dim"))
+    for (feature_name, prompt), rows in groupby(found["items"], key=_prompt_key):
+        title = f"feature {feature_name} · prompt {prompt}: edits"
+        console.print(out.titled(title, _metrics_table(list(rows), _EDIT_METRICS), _EDIT_NOTE))
+
+
+def _ratio(value: Any) -> Text:
+    return out.number(None if value is None else 100 * float(value), digits=1, suffix="%")
+
+
+_EDIT_NOTE = (
+    "edit distance = share of characters changed (normalised Levenshtein); "
+    "length change in characters, edited minus original"
+)
+
+_EDIT_METRICS: tuple[tuple[str, Callable[[dict[str, Any]], Text]], ...] = (
+    ("edits", lambda row: out.number(row.get("edits"))),
+    ("edited interactions", lambda row: out.number(row.get("edited_interactions"))),
+    ("mean edit distance", lambda row: _ratio(row.get("mean_edit_distance_ratio"))),
+    ("mean length change", lambda row: out.number(row.get("mean_length_change"), digits=1)),
+    ("mean words added", lambda row: out.number(row.get("mean_words_added"), digits=1)),
+    ("mean words removed", lambda row: out.number(row.get("mean_words_removed"), digits=1)),
+    ("shortened", lambda row: out.number(row.get("shortened"))),
+    ("lengthened", lambda row: out.number(row.get("lengthened"))),
+    ("rewritten", lambda row: out.number(row.get("rewritten"))),
+    ("minor", lambda row: out.number(row.get("minor"))),
+)
