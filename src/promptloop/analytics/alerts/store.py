@@ -1,0 +1,246 @@
+"""SQL of the alerts: the counts the detector reads, and the ``alerts`` table it writes.
+
+Portable across the SQL backends like :mod:`promptloop.analytics.queries`: ``:name``
+parameters, time windows computed in Python, no dialect-specific functions.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import orjson
+
+from promptloop.analytics.metrics import RATES
+from promptloop.core.records import as_utc
+from promptloop.exceptions import ConflictError, NotFoundError
+from promptloop.store.base import Store
+
+Status = Literal["open", "acknowledged", "resolved"]
+STATUSES: tuple[Status, ...] = ("open", "acknowledged", "resolved")
+# What ``list_alerts`` accepts: a status, "active" (open or acknowledged) or "all".
+STATUS_FILTERS = (*STATUSES, "active", "all")
+MAX_LIMIT = 1000
+
+COLUMNS = (
+    "alert_id",
+    "rule_id",
+    "metric",
+    "scope_kind",
+    "feature",
+    "prompt_version",
+    "status",
+    "method",
+    "opened_at",
+    "window_start",
+    "window_end",
+    "baseline_rate",
+    "baseline_n",
+    "observed_rate",
+    "observed_n",
+    "statistic",
+    "threshold",
+    "evidence",
+    "acknowledged_at",
+    "acknowledged_by",
+    "ack_note",
+    "resolved_at",
+    "notified_at",
+    "notify_error",
+)
+_NAMESPACE = uuid.UUID("8d0f7a3c-2b61-4e55-9c1e-5f4a6b3d2e10")
+# Feedback can carry a timestamp slightly before its interaction's (clocks of two machines).
+FEEDBACK_SKEW = timedelta(hours=1)
+
+
+def count_rows(
+    store: Store,
+    metric: str,
+    *,
+    baseline_start: datetime,
+    monitor_start: datetime,
+    cutoff: datetime,
+    now: datetime,
+    bucket_seconds: int,
+) -> list[dict[str, Any]]:
+    """Interactions and those with the metric's signal, per feature, version and bucket.
+
+    Bucket ``-1`` is the whole baseline ``[baseline_start, monitor_start)``; the others are
+    ``floor(epoch / bucket_seconds)`` within ``[monitor_start, cutoff)``. A signal counts
+    only if it was recorded before ``now``, so a check is reproducible for a given ``now``.
+    """
+    predicate = RATES[metric][0]
+    return store.fetch_all(
+        f"""
+        WITH flagged AS (
+            SELECT DISTINCT f.interaction_id FROM feedback_events f
+            WHERE {predicate} AND f.timestamp >= :feedback_since AND f.timestamp < :now
+        )
+        SELECT l.feature, l.prompt_version,
+               CASE WHEN l.timestamp < :monitor_start THEN -1
+                    ELSE CAST(floor(extract(epoch FROM l.timestamp) / :bucket_seconds) AS BIGINT)
+               END AS bucket,
+               count(*) AS n, count(g.interaction_id) AS x
+        FROM llm_interaction_logs l
+        LEFT JOIN flagged g ON g.interaction_id = l.interaction_id
+        WHERE l.timestamp >= :baseline_start AND l.timestamp < :cutoff
+        GROUP BY 1, 2, 3
+        """,
+        {
+            "feedback_since": baseline_start - FEEDBACK_SKEW,
+            "now": now,
+            "monitor_start": monitor_start,
+            "bucket_seconds": bucket_seconds,
+            "baseline_start": baseline_start,
+            "cutoff": cutoff,
+        },
+    )
+
+
+# -- the alerts table --------------------------------------------------------------------
+def alert_id_for(rule_id: str, feature: str | None, version: str | None, since: datetime) -> str:
+    """Deterministic: two checks that see the same change open the same alert."""
+    key = f"{rule_id}|{feature}|{version}|{as_utc(since).isoformat()}"
+    return str(uuid.uuid5(_NAMESPACE, key))
+
+
+def to_json(value: Any) -> str:
+    """JSON for the evidence column: datetimes in ISO-8601 UTC (``...Z``), numpy as lists."""
+    options = orjson.OPT_UTC_Z | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NAIVE_UTC
+    return orjson.dumps(value, option=options).decode()
+
+
+def from_json(text: str) -> dict[str, Any]:
+    found = orjson.loads(text)
+    if not isinstance(found, dict):
+        raise ValueError("alert evidence must be a JSON object")
+    return found
+
+
+def _decoded(row: dict[str, Any]) -> dict[str, Any]:
+    evidence = row.get("evidence")
+    if isinstance(evidence, str):
+        row["evidence"] = from_json(evidence)
+    for name in ("opened_at", "window_start", "window_end", "acknowledged_at", "resolved_at"):
+        if isinstance(row.get(name), datetime):
+            row[name] = as_utc(row[name])
+    if isinstance(row.get("notified_at"), datetime):
+        row["notified_at"] = as_utc(row["notified_at"])
+    return row
+
+
+def insert_alert(store: Store, row: Mapping[str, Any]) -> None:
+    """Insert a new alert; a row with the same ID (a concurrent check) is left alone."""
+    values = {name: row.get(name) for name in COLUMNS}
+    values["evidence"] = to_json(values["evidence"])
+    names = ", ".join(COLUMNS)
+    placeholders = ", ".join(
+        "CAST(:evidence AS JSON)" if name == "evidence" else f":{name}" for name in COLUMNS
+    )
+    store.execute(
+        f"INSERT INTO alerts ({names}) VALUES ({placeholders}) ON CONFLICT DO NOTHING", values
+    )
+
+
+def update_alert(store: Store, alert_id: str, changes: Mapping[str, Any]) -> None:
+    """Set ``changes`` (column -> value) on one alert."""
+    values = dict(changes)
+    sets = []
+    for name in values:
+        if name not in COLUMNS or name == "alert_id":
+            raise ValueError(f"not an updatable alert column: {name}")
+        sets.append(
+            f"{name} = CAST(:{name} AS JSON)" if name == "evidence" else f"{name} = :{name}"
+        )
+    if "evidence" in values:
+        values["evidence"] = to_json(values["evidence"])
+    store.execute(
+        f"UPDATE alerts SET {', '.join(sets)} WHERE alert_id = :alert_id",
+        {**values, "alert_id": alert_id},
+    )
+
+
+def live_alerts(store: Store, resolved_since: datetime) -> list[dict[str, Any]]:
+    """Alerts not resolved, and those resolved since ``resolved_since`` (newest first)."""
+    rows = store.fetch_all(
+        "SELECT * FROM alerts WHERE status <> 'resolved' OR resolved_at >= :since"
+        " ORDER BY opened_at DESC, alert_id",
+        {"since": resolved_since},
+    )
+    return [_decoded(row) for row in rows]
+
+
+def list_alerts(
+    store: Store,
+    *,
+    status: str = "active",
+    rule_id: str | None = None,
+    feature: str | None = None,
+    prompt_version: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Alerts, newest first. ``status``: open, acknowledged, resolved, active or all."""
+    if status not in STATUS_FILTERS:
+        raise ValueError(f"unknown status {status!r}; one of: {', '.join(STATUS_FILTERS)}")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
+    clauses, params = _filters(status, rule_id, feature, prompt_version)
+    rows = store.fetch_all(
+        f"SELECT * FROM alerts WHERE {' AND '.join(clauses) or 'TRUE'}"
+        " ORDER BY opened_at DESC, alert_id LIMIT :limit",
+        {**params, "limit": limit},
+    )
+    return [_decoded(row) for row in rows]
+
+
+def _filters(
+    status: str, rule_id: str | None, feature: str | None, prompt_version: str | None
+) -> tuple[list[str], dict[str, Any]]:
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+    if status == "active":
+        clauses.append("status <> 'resolved'")
+    elif status != "all":
+        clauses.append("status = :status")
+        params["status"] = status
+    for name, value in (
+        ("rule_id", rule_id),
+        ("feature", feature),
+        ("prompt_version", prompt_version),
+    ):
+        if value is not None:
+            clauses.append(f"{name} = :{name}")
+            params[name] = value
+    return clauses, params
+
+
+def get_alert(store: Store, alert_id: str) -> dict[str, Any]:
+    rows = store.fetch_all("SELECT * FROM alerts WHERE alert_id = :id", {"id": alert_id})
+    if not rows:
+        raise NotFoundError(f"no alert {alert_id}")
+    return _decoded(rows[0])
+
+
+def acknowledge(
+    store: Store, alert_id: str, by: str, note: str | None, now: datetime
+) -> dict[str, Any]:
+    """Mark an open alert as seen by ``by``; it keeps being updated and still auto-resolves."""
+    if not by.strip():
+        raise ValueError("by: who acknowledges must be given")
+    found = get_alert(store, alert_id)
+    if found["status"] != "open":
+        who = found.get("acknowledged_by")
+        detail = f" by {who}" if found["status"] == "acknowledged" and who else ""
+        raise ConflictError(f"alert {alert_id} is already {found['status']}{detail}")
+    # Guarded by status, so of two people acknowledging at once the first one wins.
+    store.execute(
+        "UPDATE alerts SET status = 'acknowledged', acknowledged_at = :at,"
+        " acknowledged_by = :by, ack_note = :note WHERE alert_id = :id AND status = 'open'",
+        {"at": as_utc(now), "by": by.strip(), "note": note, "id": alert_id},
+    )
+    done = get_alert(store, alert_id)
+    if done["acknowledged_by"] != by.strip() or done["acknowledged_at"] != as_utc(now):
+        raise ConflictError(f"alert {alert_id} was acknowledged by {done['acknowledged_by']}")
+    return done
