@@ -182,11 +182,15 @@ def phase(
     path = "/v1/interactions" if kind == "interactions" else "/v1/feedback"
     count_key = "interactions" if kind == "interactions" else "feedback_events"
     k = sum(n for _, n in bodies)
-    pids = [collector_pid] + ([db_pid] if db_pid else [])
-    sampler = RssSampler(pids)
+    sampler = RssSampler([collector_pid])
+    # PostgreSQL's processes share their buffers: the sum of their RSS counts that memory
+    # once per process, so it is an upper bound, reported apart from the collector's.
+    db_sampler = RssSampler([db_pid]) if db_pid else None
     cpu0 = P.tree_cpu_seconds(collector_pid)
     db_cpu0 = P.tree_cpu_seconds(db_pid) if db_pid else 0.0
     sampler.start()
+    if db_sampler:
+        db_sampler.start()
     t0 = time.monotonic()
     deadline = t0 + a.timeout
     sent = send_all(url, path, bodies, a.clients, deadline)
@@ -202,6 +206,7 @@ def phase(
     cpu = P.tree_cpu_seconds(collector_pid) - cpu0
     db_cpu = (P.tree_cpu_seconds(db_pid) - db_cpu0) if db_pid else None
     rss = sampler.stop()
+    db_rss = db_sampler.stop() if db_sampler else None
     out: dict[str, Any] = {
         "events": k,
         "batch": a.batch,
@@ -225,6 +230,7 @@ def phase(
         out["db_cpu_seconds"] = round(db_cpu, 2)
         out["db_cpu_ms_per_event"] = round(db_cpu * 1000 / k, 4)
         out["total_cpu_ms_per_event"] = round((cpu + db_cpu) * 1000 / k, 4)
+        out["db_rss_sum_during_ingest"] = db_rss
     if seen < expected_total or sent.errors:
         out["error"] = f"incomplete: {out['visible']}/{k} visible; errors={sent.errors[:2]}"
     return out
@@ -339,6 +345,9 @@ def run_backend(
     if "db_cpu_seconds" in it:
         db = it["db_cpu_seconds"] + fb["db_cpu_seconds"]
         res["db_cpu_ms_per_event"] = round(db * 1000 / res["events"], 4)
+        res["db_rss_sum_peak_mb"] = max(
+            it["db_rss_sum_during_ingest"]["peak_mb"], fb["db_rss_sum_during_ingest"]["peak_mb"]
+        )
     errors = [p["error"] for p in (it, fb) if "error" in p]
     if errors:
         res["error"] = "; ".join(errors)

@@ -167,6 +167,7 @@ class Runner:
             assert proc.stderr is not None
             for line in proc.stderr:
                 self.log.write(line)
+                self.log.flush()
                 text = line.strip()
                 if text:
                     self.progress.update(self.task, description=text[-110:])
@@ -332,6 +333,7 @@ def summarize_ingest(ours: dict[str, Any], phoenix: dict[str, Any] | None) -> di
         }
         if "db_cpu_ms_per_event" in b:
             row["db_cpu_ms_per_event"] = b["db_cpu_ms_per_event"]
+            row["db_rss_sum_peak_mb"] = b.get("db_rss_sum_peak_mb")
         if "error" in b:
             row["error"] = b["error"]
         out["backends"][name] = row
