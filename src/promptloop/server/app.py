@@ -19,6 +19,7 @@ from promptloop.server.errors import install_error_handlers
 from promptloop.server.ingest import Ingestor
 from promptloop.server.scheduler import SignalScheduler
 from promptloop.server.settings import Settings
+from promptloop.server.ui import install as install_dashboard
 from promptloop.signals.jobs import SignalJob
 from promptloop.store import open_store
 from promptloop.store.base import Store
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         try:
             yield
         finally:
+            app.state.ui_snapshots.close()
             app.state.signals.stop()
             app.state.ingestor.stop()
             if owned:
@@ -73,6 +75,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.include_router(metrics_api.router)
     # The browser path (/v1/feedback/{token}, /widget.js) and, if enabled, the demo chat.
     browser_api.install(app, settings)
+    # The dashboard at / (pages, /ui/static assets, login); see docs/dashboard.md.
+    install_dashboard(app, settings)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness: no authentication")
     async def healthz() -> dict[str, Any]:

@@ -58,6 +58,19 @@ class Settings:
     feedback_max_body_bytes: int = 16 * 1024
     # The simulated demo chat at /demo (``promptloop serve --demo`` turns it on).
     demo_enabled: bool = field(default_factory=lambda: _flag_from_env("PROMPTLOOP_DEMO_ENABLED"))
+    # The dashboard at / asks for a login when this or ``api_keys`` is set (either works as
+    # the password). Its session cookie is signed with ``dashboard_secret``; when that is
+    # empty the collector generates one and keeps it in <data_dir>/dashboard_secret.
+    dashboard_password: str | None = field(
+        default_factory=lambda: os.environ.get("PROMPTLOOP_DASHBOARD_PASSWORD") or None,
+        repr=False,
+    )
+    dashboard_secret: str | None = field(
+        default_factory=lambda: os.environ.get("PROMPTLOOP_DASHBOARD_SECRET") or None,
+        repr=False,
+    )
+    # Hours a dashboard login lasts.
+    dashboard_session_hours: float = 12.0
 
     @property
     def wal_dir(self) -> Path:
