@@ -7,6 +7,8 @@ documented commands run unchanged against it (``test_docs.py``).
 from __future__ import annotations
 
 import contextlib
+import itertools
+import os
 import socket
 import subprocess
 import sys
@@ -25,6 +27,7 @@ from typer.testing import CliRunner, Result
 
 from promptloop.cli.main import app
 from promptloop.core.records import FeedbackEvent, Interaction
+from promptloop.prompts import PromptRegistry
 from promptloop.server.app import create_app
 from promptloop.server.settings import Settings
 from promptloop.store import Store, open_store
@@ -126,7 +129,128 @@ def build_dataset(now: datetime | None = None) -> Dataset:
 def fill(store: Store, dataset: Dataset) -> Store:
     store.insert_interactions(dataset.interactions)
     store.insert_feedback(dataset.feedback)
+    register_history(store, dataset.now)
     return store
+
+
+# -- the registry's side of the dataset: a prompt with a changelog ------------------------
+PROMPT = "support-assistant"
+MODEL = "claude-sonnet-4-20250514"
+TEMPLATE_1 = "You are the support assistant of Acme. Answer the customer: {{question}}\n"
+TEMPLATE_2 = (
+    "You are the support assistant of Acme. Only name integrations listed in "
+    "{{integrations}}. Answer the customer: {{question}}\n"
+)
+TEMPLATE_3 = TEMPLATE_2 + "Answer in at most three sentences.\n"
+
+
+@dataclass
+class Clock:
+    """A registry clock the test moves by hand."""
+
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def register_history(store: Store, now: datetime) -> None:
+    """support-assistant 1.0.0 -> 1.2.0, promoted three times, rolled back once, staged."""
+    clock = Clock(now)
+    registry = PromptRegistry(store, clock=clock)
+    settings = {"model": MODEL, "temperature": 0.3}
+    registry.register(
+        PROMPT, TEMPLATE_1, settings, author="alice", created_at=now - timedelta(days=20)
+    )
+    registry.register(
+        PROMPT,
+        TEMPLATE_2,
+        settings,
+        rationale="Answers invented integrations (Zapier) that Acme does not support.",
+        failure_mode="hallucinated integrations",
+        evidence=[
+            {"kind": "feedback_query", "ref": "promptloop query negative-inputs --days 14"},
+            {"kind": "interaction", "ref": SHOWN_ID},
+        ],
+        author="alice",
+        created_at=now - timedelta(days=10),
+    )
+    registry.register(
+        PROMPT,
+        TEMPLATE_3,
+        {**settings, "temperature": 0.2},
+        rationale="Users shortened 40% of answers before copying them.",
+        failure_mode="answers too long",
+        evidence=[{"kind": "eval_run", "ref": "eval-2026-11-24"}],
+        author="bob",
+        created_at=now - timedelta(days=2),
+    )
+    for days, version, label, actor, reason in (
+        (19, "1.0.0", "production", "alice", "first release"),
+        (9, "1.1.0", "production", "alice", "no invented integrations in staging"),
+        (1.5, "1.2.0", "staging", "bob", "try shorter answers"),
+        (1, "1.2.0", "production", "bob", "ship shorter answers"),
+    ):
+        clock.now = now - timedelta(days=days)
+        registry.promote(PROMPT, version, label=label, actor=actor, reason=reason)
+    clock.now = now - timedelta(hours=12)
+    registry.rollback(PROMPT, actor="carol", reason="regenerations up 30% on 1.2.0")
+
+
+# -- prompt files in a git work tree ------------------------------------------------------
+SUMMARIZER_V1 = "Summarise {{text}}.\n"
+SUMMARIZER_V2 = "---\ntemperature: 0.2\n---\nSummarise {{text}} in three bullets.\n"
+SUPPORT_FILE = (
+    f"---\nmodel: {MODEL}\ntemperature: 0.2\n---\n" + TEMPLATE_3 + "Never promise refunds.\n"
+)
+REPLY_YAML = "template: 'Draft a reply to {{email}}.'\nmodel: m2\n"
+COMMITS_START = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
+
+
+def git(repo: Path, *args: str, author: str = "Dana", when: datetime | None = None) -> str:
+    """Run git in ``repo`` as ``author``, without touching any global configuration."""
+    stamp = (when or datetime.now(UTC)).isoformat()
+    env = {**os.environ, "GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp}
+    done = subprocess.run(
+        ["git", "-c", f"user.name={author}", "-c", f"user.email={author.lower()}@example.com",
+         "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main", *args],
+        cwd=repo, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return done.stdout
+
+
+_COMMIT_TIMES = itertools.count()
+
+
+def commit(repo: Path, files: Mapping[str, str], message: str, author: str = "Dana") -> str:
+    """Write ``files`` and commit them a minute after the previous commit; the new SHA.
+
+    Commits made by a test within one second would otherwise share their timestamp.
+    """
+    for name, content in files.items():
+        path = repo / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content, encoding="utf-8")
+    when = COMMITS_START + timedelta(minutes=next(_COMMIT_TIMES))
+    git(repo, "add", *files, author=author)
+    git(repo, "commit", "-q", "-m", message, author=author, when=when)
+    return git(repo, "rev-parse", "HEAD").strip()
+
+
+def prompt_repo(root: Path) -> Path:
+    """A git work tree: the summarizer edited twice, the support prompt, a YAML prompt."""
+    root.mkdir(parents=True, exist_ok=True)
+    git(root, "init", "-q")
+    commit(root, {"summarizer.txt": SUMMARIZER_V1}, "First summarizer prompt")
+    commit(
+        root,
+        {"summarizer.txt": SUMMARIZER_V2},
+        "Summaries were too long: three bullets, cooler temperature",
+        author="Eve",
+    )
+    files = {"support-assistant.md": SUPPORT_FILE, "email/reply.yaml": REPLY_YAML}
+    commit(root, files, "Never promise refunds; add the email reply prompt")
+    return root
 
 
 @pytest.fixture
@@ -269,6 +393,8 @@ def locked_store(duck_url: str) -> Iterator[str]:
 
 # -- running the CLI ---------------------------------------------------------------------
 _CLEAN_ENV: dict[str, str | None] = {
+    "USER": "dana",
+    "USERNAME": None,
     "PROMPTLOOP_STORE": None,
     "PROMPTLOOP_URL": None,
     "PROMPTLOOP_API_KEY": None,

@@ -438,7 +438,8 @@ def _in_context(exc: CliError | PromptloopError, where: str) -> CliError:
     """The error of one revision, saying which file and commit it was."""
     error = exc if isinstance(exc, CliError) else as_cli_error(exc)
     if error.unattributed:
-        return usage_error(_option_in(error.message, "DIR"), f"{where}: {error.message}")
+        option = "--rationale" if error.message.startswith("rationale") else "DIR"
+        return usage_error(option, f"{where}: {error.message}")
     if error.option:
         rest = error.message.removeprefix(f"{error.option}: ")
         return usage_error(error.option, f"{where}: {rest}")
