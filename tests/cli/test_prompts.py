@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +24,13 @@ from tests.cli.conftest import (
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def run(store: str, *args: str, env: dict[str, str | None] | None = None) -> str:
+def run(store: str, *args: str, env: Mapping[str, str | None] | None = None) -> str:
     result = cli(["--store", store, *args], env=env)
     assert result.exit_code == 0, result.output
     return result.stdout
 
 
-def run_json(store: str, *args: str, env: dict[str, str | None] | None = None) -> Any:
+def run_json(store: str, *args: str, env: Mapping[str, str | None] | None = None) -> Any:
     return json.loads(run(store, *args, "--json", env=env))
 
 
