@@ -206,7 +206,12 @@ def main() -> None:
     for name, render in (("sdk", sdk), ("ingest", ingest), ("queries", queries)):
         if name in sections:
             run = sections[name]["run"]
-            print(f"\n### {name} (run {run['started']}, commit {run['git']['commit'][:8]})\n")
+            load = run.get("loadavg_start")
+            load_text = f", load average at start {load[0]:.1f}" if load else ""
+            print(
+                f"\n### {name} (run {run['started']}, commit {run['git']['commit'][:8]}"
+                f"{load_text})\n"
+            )
             print(render(sections[name]))
 
 

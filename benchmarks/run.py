@@ -439,6 +439,7 @@ def main(argv: list[str] | None = None) -> int:
     suffix = "-quick" if a.quick else ""
     date = C.today()
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    load_start = list(os.getloadavg())
     _, peerlib = C.import_peers()
     log_path = (
         Path(tempfile.gettempdir()) / f"promptloop-bench-{time.strftime('%Y%m%d-%H%M%S')}.log"
@@ -548,7 +549,15 @@ def main(argv: list[str] | None = None) -> int:
             previous = json.loads(latest_path.read_text())
         except ValueError:
             previous = {}
-    stamp = {"started": started, "git": git_state(), "quick": a.quick, "args": a.only}
+    stamp = {
+        "started": started,
+        "git": git_state(),
+        "quick": a.quick,
+        "args": a.only,
+        # the VM is shared: the load at start and end says how much to trust absolute figures
+        "loadavg_start": load_start,
+        "loadavg_end": list(os.getloadavg()),
+    }
     sections = dict(previous.get("sections", {}))
     for name in ("sdk", "ingest", "queries"):
         if name in summary:
