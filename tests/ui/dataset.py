@@ -59,7 +59,10 @@ def register_prompts(store: Store) -> None:
     }
     for feature in catalog.FEATURES:
         versions = sorted(
-            feature.versions.values(), key=lambda v: first_seen.get((feature.prompt_name, v.version)) or datetime.max.replace(tzinfo=UTC)
+            feature.versions.values(),
+            key=lambda v: (
+                first_seen.get((feature.prompt_name, v.version)) or datetime.max.replace(tzinfo=UTC)
+            ),
         )
         for pv in versions:
             started = first_seen.get((feature.prompt_name, pv.version))
@@ -166,52 +169,105 @@ def _series(now: datetime, base: float, jump: float) -> list[dict[str, Any]]:
         if k >= 30:
             cusum += 0.9
         points.append(
-            {"start": start.isoformat(), "n": n, "events": events, "cusum": cusum if k >= 28 else None}
+            {
+                "start": start.isoformat(),
+                "n": n,
+                "events": events,
+                "cusum": cusum if k >= 28 else None,
+            }
         )
     return points
 
 
 def alerts(store: Store, now: datetime) -> None:
-    rows = [
-        (OPEN_ALERT, "regeneration", "support_chat", "2.2.0", "open", 0.08, 0.19, None, None),
-        (ACKED_ALERT, "thumbs_down", "summarize", None, "acknowledged", 0.03, 0.07, now - timedelta(hours=5), "pat"),
-    ]
-    for alert_id, metric, feature, version, status, base, observed, acked_at, acked_by in rows:
-        evidence = {
-            "method": "bernoulli_cusum",
+    insert_alert(
+        store,
+        OPEN_ALERT,
+        now,
+        metric="regeneration",
+        feature="support_chat",
+        version="2.2.0",
+        base=0.08,
+        observed=0.19,
+    )
+    insert_alert(
+        store,
+        ACKED_ALERT,
+        now,
+        metric="thumbs_down",
+        feature="summarize",
+        version=None,
+        base=0.03,
+        observed=0.07,
+        status="acknowledged",
+        acked_by="pat",
+    )
+
+
+def add_open_alert(store: Store, alert_id: str) -> str:
+    """A fresh open alert (for a test that acknowledges one)."""
+    store.execute("DELETE FROM alerts WHERE alert_id = :id", {"id": alert_id})
+    insert_alert(
+        store,
+        alert_id,
+        datetime.now(UTC),
+        metric="edit",
+        feature="email_draft",
+        version="3.1.0",
+        base=0.2,
+        observed=0.31,
+    )
+    return alert_id
+
+
+def insert_alert(
+    store: Store,
+    alert_id: str,
+    now: datetime,
+    *,
+    metric: str,
+    feature: str,
+    version: str | None,
+    base: float,
+    observed: float,
+    status: str = "open",
+    acked_by: str | None = None,
+) -> None:
+    evidence = {
+        "method": "bernoulli_cusum",
+        "metric": metric,
+        "baseline": {"rate": base, "n": 4000},
+        "design": {"p0": base, "p1": base * 1.5, "h": 4.2},
+        "series": _series(now, base, observed),
+    }
+    store.execute(
+        """
+        INSERT INTO alerts (alert_id, rule_id, metric, scope_kind, feature, prompt_version,
+            status, method, opened_at, window_start, window_end, baseline_rate, baseline_n,
+            observed_rate, observed_n, statistic, threshold, evidence, acknowledged_at,
+            acknowledged_by)
+        VALUES (:id, :rule, :metric, :scope, :feature, :version, :status, 'bernoulli_cusum',
+            :opened, :wstart, :wend, :base, 4000, :observed, 1080, 5.1, 4.2,
+            CAST(:evidence AS JSON), :acked_at, :acked_by)
+        """,
+        {
+            "id": alert_id,
+            "rule": f"{metric}-by-{'version' if version else 'feature'}",
             "metric": metric,
-            "baseline": {"rate": base, "n": 4000},
-            "design": {"p0": base, "p1": base * 1.5, "h": 4.2},
-            "series": _series(now, base, observed),
-        }
-        store.execute(
-            """
-            INSERT INTO alerts (alert_id, rule_id, metric, scope_kind, feature, prompt_version,
-                status, method, opened_at, window_start, window_end, baseline_rate, baseline_n,
-                observed_rate, observed_n, statistic, threshold, evidence, acknowledged_at,
-                acknowledged_by)
-            VALUES (:id, :rule, :metric, :scope, :feature, :version, :status, 'bernoulli_cusum',
-                :opened, :wstart, :wend, :base, 4000, :observed, 1080, 5.1, 4.2,
-                CAST(:evidence AS JSON), :acked_at, :acked_by)
-            """,
-            {
-                "id": alert_id,
-                "rule": f"{metric}-by-{'version' if version else 'feature'}",
-                "metric": metric,
-                "scope": "prompt_version" if version else "feature",
-                "feature": feature,
-                "version": version,
-                "status": status,
-                "opened": now - timedelta(hours=10),
-                "wstart": now - timedelta(hours=18),
-                "wend": now,
-                "base": base,
-                "observed": observed,
-                "evidence": json.dumps(evidence),
-                "acked_at": acked_at,
-                "acked_by": acked_by,
-            },
-        )
+            "scope": "prompt_version" if version else "feature",
+            "feature": feature,
+            "version": version,
+            "status": status,
+            "opened": now - timedelta(hours=10),
+            "wstart": now - timedelta(hours=18),
+            "wend": now,
+            "base": base,
+            "observed": observed,
+            "evidence": json.dumps(evidence),
+            "acked_at": now - timedelta(hours=5) if acked_by else None,
+            "acked_by": acked_by,
+        },
+    )
 
 
 def clusters(store: Store, now: datetime) -> None:
@@ -225,9 +281,27 @@ def clusters(store: Store, now: datetime) -> None:
         """
     )
     specs = [
-        ("cluster-export", "Export instructions name menus that do not exist", "support_chat", ["export", "pdf", "menu"], 0.5),
-        ("cluster-calendar", "Calendar sync questions answered for the wrong platform", "support_chat", ["calendar", "sync", "ios"], 0.3),
-        ("cluster-tone", "Email drafts too formal for internal notes", "email_draft", ["tone", "formal", "email"], 0.2),
+        (
+            "cluster-export",
+            "Export instructions name menus that do not exist",
+            "support_chat",
+            ["export", "pdf", "menu"],
+            0.5,
+        ),
+        (
+            "cluster-calendar",
+            "Calendar sync questions answered for the wrong platform",
+            "support_chat",
+            ["calendar", "sync", "ios"],
+            0.3,
+        ),
+        (
+            "cluster-tone",
+            "Email drafts too formal for internal notes",
+            "email_draft",
+            ["tone", "formal", "email"],
+            0.2,
+        ),
     ]
     start = 0
     for cluster_id, label, feature, terms, share in specs:
@@ -242,8 +316,9 @@ def clusters(store: Store, now: datetime) -> None:
             INSERT INTO failure_clusters (cluster_id, run_id, kind, feature, label, top_terms, size,
                 representative_ids, signal_mix, centroid, embedding, created_at, active,
                 triage_suggestion)
-            VALUES (:id, 'run-ui-test', 'negative', :feature, :label, CAST(:terms AS JSON), :size,
-                CAST(:reps AS JSON), CAST(:mix AS JSON), NULL, 'tfidf', :now, TRUE, 'prompt_fixable')
+            VALUES (:id, 'run-ui-test', 'negative', :feature, :label, CAST(:terms AS JSON),
+                :size, CAST(:reps AS JSON), CAST(:mix AS JSON), NULL, 'tfidf', :now, TRUE,
+                'prompt_fixable')
             """,
             {
                 "id": cluster_id,
@@ -259,8 +334,13 @@ def clusters(store: Store, now: datetime) -> None:
         store.insert_rows(
             "cluster_members",
             [
-                {"kind": "negative", "interaction_id": ident, "cluster_id": cluster_id,
-                 "distance": 0.1, "assigned_at": now}
+                {
+                    "kind": "negative",
+                    "interaction_id": ident,
+                    "cluster_id": cluster_id,
+                    "distance": 0.1,
+                    "assigned_at": now,
+                }
                 for ident in ids
             ],
         )
