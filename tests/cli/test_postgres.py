@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.cli.conftest import SHOWN_ID, cli
+from tests.cli.conftest import PROMPT, SHOWN_ID, cli, prompt_repo
 
 pytestmark = pytest.mark.postgres
 
@@ -49,6 +50,9 @@ def test_commands_on_postgres(pg_data_url: str) -> None:
         ["query", "negative-inputs", "--days", "30"],
         ["query", "regenerated-inputs", "--prompt-version", "v1.4"],
         ["query", "versions"],
+        ["prompts", "list"],
+        ["prompts", "show", PROMPT, "--label", "staging"],
+        ["prompts", "diff", PROMPT, "1.0.0", "1.2.0"],
     ],
 )
 def test_postgres_and_duckdb_give_the_same_json(
@@ -57,6 +61,17 @@ def test_postgres_and_duckdb_give_the_same_json(
     on_pg = run_json(pg_data_url, *args)
     on_duck = run_json(duck_url, *args)
     assert _without(on_pg, "ingested_at") == _without(on_duck, "ingested_at")
+
+
+def test_unregistered_versions_are_the_same_on_both(pg_data_url: str, duck_url: str) -> None:
+    """The same rows; the order of versions seen equally often is the backend's."""
+
+    def rows(url: str) -> list[tuple[str, str, int]]:
+        items = run_json(url, "prompts", "unregistered")["items"]
+        return sorted((i["prompt_name"], i["prompt_version"], i["interactions"]) for i in items)
+
+    assert rows(pg_data_url) == rows(duck_url)
+    assert len(rows(duck_url)) == 4
 
 
 def test_sql_on_postgres(pg_data_url: str) -> None:
@@ -86,3 +101,45 @@ def test_unreachable_postgres_exits_2_without_showing_the_password() -> None:
     assert result.exit_code == 2
     assert result.stderr.startswith("error: --store: cannot open postgresql://someone:***@")
     assert "hunter2" not in result.output
+
+
+def test_prompt_writes_on_postgres(pg_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "greeter.md"
+    path.write_text("---\nmodel: m1\n---\nGreet {{name}}.\n", encoding="utf-8")
+    assert run_json(pg_url, "prompts", "push", str(path))["version"] == "1.0.0"
+    assert run_json(pg_url, "prompts", "push", str(path))["created"] is False
+    path.write_text("Greet {{name}} warmly.\n", encoding="utf-8")
+    refused = cli(["--store", pg_url, "prompts", "push", str(path)])
+    assert refused.exit_code == 2 and refused.stderr.startswith("error: --rationale: ")
+    pushed = run_json(pg_url, "prompts", "push", str(path), "--rationale", "Too cold")
+    assert pushed["version"] == "1.1.0"
+    run_json(pg_url, "prompts", "promote", "greeter", "1.0.0", "--reason", "first")
+    run_json(pg_url, "prompts", "promote", "greeter", "1.1.0", "--actor", "bob", "--reason", "go")
+    back = run_json(pg_url, "prompts", "rollback", "greeter", "--reason", "complaints")
+    assert (back["from_version"], back["to_version"]) == ("1.1.0", "1.0.0")
+    log = cli(["--store", pg_url, "prompts", "log", "greeter"]).stdout
+    for line in (
+        "rollback production 1.1.0 -> 1.0.0 by dana: complaints",
+        "deploy production 1.0.0 -> 1.1.0 by bob: go",
+        "Too cold",
+    ):
+        assert line in log
+    deployments = run_json(pg_url, "prompts", "deployments", "greeter")["items"]
+    assert [item["action"] for item in deployments] == ["promote", "promote", "rollback"]
+
+
+def test_sync_and_signals_on_postgres(pg_data_url: str, tmp_path: Path) -> None:
+    repo = prompt_repo(tmp_path / "prompts")
+    assert run_json(pg_data_url, "prompts", "sync", str(repo))["created"] == 4
+    assert run_json(pg_data_url, "prompts", "sync", str(repo))["created"] == 0
+    versions = run_json(pg_data_url, "prompts", "list")["items"]
+    assert {item["prompt_name"]: item["versions"] for item in versions} == {
+        "email/reply": 1,
+        "summarizer": 2,
+        PROMPT: 4,
+    }
+    first = run_json(pg_data_url, "signals", "run")
+    assert first["edits_analysed"] == 1 and sum(first["inserted"].values()) > 0
+    assert run_json(pg_data_url, "signals", "run")["inserted"] == {}
+    edits = run_json(pg_data_url, "query", "edits")["items"]
+    assert [(row["prompt_version"], row["edits"]) for row in edits] == [("v1.5", 1)]

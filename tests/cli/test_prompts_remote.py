@@ -142,13 +142,26 @@ def _same(local: str, url: str, *args: str) -> Any:
         ["prompts", "log", PROMPT],
         ["prompts", "deployments"],
         ["prompts", "deployments", PROMPT, "--label", "production", "--since", "2000-01-01"],
-        ["prompts", "unregistered"],
-        ["prompts", "unregistered", "--days", "14"],
         ["query", "edits"],
     ],
 )
 def test_reads_print_the_same_json(both_ways: tuple[str, str], args: list[str]) -> None:
     _same(*both_ways, *args)
+
+
+@pytest.mark.parametrize("window", [[], ["--days", "14"], ["--since", "2000-01-01"]])
+def test_unregistered_the_same_both_ways(both_ways: tuple[str, str], window: list[str]) -> None:
+    """The same rows (versions seen equally often come in the store's order)."""
+    local, url = both_ways
+
+    def rows(*target: str) -> list[str]:
+        result = cli([*target, "prompts", "unregistered", *window, "--json"])
+        assert result.exit_code == 0, result.output
+        return sorted(
+            json.dumps(item, sort_keys=True) for item in json.loads(result.stdout)["items"]
+        )
+
+    assert rows("--store", local) == rows("--url", url)
 
 
 def test_signals_run_the_same_way_local_and_remote(both_ways: tuple[str, str]) -> None:
