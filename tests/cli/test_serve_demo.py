@@ -57,6 +57,9 @@ def test_serve_help_lists_every_option() -> None:
         "--data-dir",
         "--demo",
         "--demo-interactions",
+        "--signals-interval",
+        "--cors-origin",
+        "--feedback-secret",
     ):
         assert option in result.stdout
 
@@ -133,6 +136,88 @@ def test_serve_on_a_locked_store_exits_2(locked_store: str, served: Served) -> N
     result = cli(["serve", "--store", locked_store])
     assert result.exit_code == 2
     assert "held by another process" in result.stderr
+
+
+def test_serve_passes_the_signal_schedule(tmp_path: Path, served: Served) -> None:
+    store = f"duckdb:///{tmp_path}/s.duckdb"
+    result = cli(["serve", "--store", store, "--signals-interval", "0"])
+    assert result.exit_code == 0, result.output
+    assert served.settings.signals_interval == 0
+    assert cli(["serve", "--store", store, "--signals-interval", "2.5"]).exit_code == 0
+    assert served.settings.signals_interval == 2.5
+    assert cli(["serve", "--store", store]).exit_code == 0
+    assert served.settings.signals_interval == 60  # the collector's default
+
+
+needs_browser_settings = pytest.mark.skipif(
+    not {"cors_origins", "feedback_secrets"} <= serve_module.SETTINGS_FIELDS,
+    reason="this build's Settings has no browser feedback settings",
+)
+
+
+@needs_browser_settings
+def test_serve_passes_browser_feedback_settings(tmp_path: Path, served: Served) -> None:
+    args = ["serve", "--store", f"duckdb:///{tmp_path}/b.duckdb", "--data-dir", str(tmp_path)]
+    args += ["--cors-origin", "https://app.example.com/", "--cors-origin", "http://localhost:3000"]
+    args += ["--feedback-secret", "s1", "--feedback-secret", "s2"]
+    result = cli(args)
+    assert result.exit_code == 0, result.output
+    assert served.settings.cors_origins == {"https://app.example.com", "http://localhost:3000"}
+    assert served.settings.feedback_secrets == {"s1", "s2"}
+    assert "s1" not in result.output
+    star = cli(["serve", "--store", f"duckdb:///{tmp_path}/b.duckdb", "--cors-origin", "*"])
+    assert star.exit_code == 0 and served.settings.cors_origins == {"*"}
+
+
+@pytest.mark.parametrize(
+    "origin", ["app.example.com", "https://app.example.com/path", "ftp://x", "https://"]
+)
+def test_serve_rejects_a_cors_origin_that_is_not_one(origin: str) -> None:
+    result = cli(["serve", "--cors-origin", origin])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: --cors-origin: {origin!r} is not * or scheme://")
+
+
+def test_serve_refuses_settings_this_collector_lacks(
+    tmp_path: Path, served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(serve_module, "SETTINGS_FIELDS", frozenset({"store_url", "api_keys"}))
+    result = cli(["serve", "--store", f"duckdb:///{tmp_path}/o.duckdb", "--feedback-secret", "x"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --feedback-secret: this collector has no")
+
+
+@pytest.mark.skipif(
+    "demo_enabled" not in serve_module.SETTINGS_FIELDS, reason="no demo chat page in this build"
+)
+def test_serve_demo_turns_on_the_demo_chat_and_prints_its_url(
+    tmp_path: Path, served: Served, fake_demo: FakeDemo
+) -> None:
+    store = f"duckdb:///{tmp_path}/chat.duckdb"
+    args = ["serve", "--store", store, "--data-dir", str(tmp_path), "--port", "8400"]
+    plain = cli(args)
+    assert plain.exit_code == 0, plain.output
+    assert served.settings.demo_enabled is False and "/demo" not in plain.stdout
+    demo = cli([*args, "--demo", "--demo-interactions", "5"])
+    assert demo.exit_code == 0, demo.output
+    assert served.settings.demo_enabled is True
+    assert "demo chat (click through):     http://127.0.0.1:8400/demo" in demo.stdout
+
+
+def test_serve_demo_without_a_demo_chat_prints_no_chat_url(
+    tmp_path: Path, served: Served, fake_demo: FakeDemo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fields = serve_module.SETTINGS_FIELDS - {"demo_enabled"}
+    monkeypatch.setattr(serve_module, "SETTINGS_FIELDS", fields)
+    store = f"duckdb:///{tmp_path}/nochat.duckdb"
+    result = cli(["serve", "--store", store, "--data-dir", str(tmp_path), "--demo"])
+    assert result.exit_code == 0, result.output
+    assert "demo chat" not in result.stdout and "SIMULATED" in result.stdout
+
+
+@pytest.mark.parametrize("interval", ["-1", "soon"])
+def test_serve_rejects_a_bad_signals_interval(interval: str) -> None:
+    assert cli(["serve", "--signals-interval", interval]).exit_code == 2
 
 
 @pytest.mark.parametrize("port", ["-1", "70000", "http"])
