@@ -48,7 +48,9 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's sync API runs an event loop on this thread while it is open;
+# it must be closed before the async tests of other packages run.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         _unavailable(
