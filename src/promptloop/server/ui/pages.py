@@ -93,8 +93,14 @@ async def form_fields(request: Request) -> dict[str, str]:
 
 
 async def _snap(request: Request, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
-    """A snapshot's value (or PENDING), waited for off the event loop."""
-    return await run_in_threadpool(snapshots(request).get, key, compute)
+    """A snapshot's value (or PENDING), waited for off the event loop.
+
+    The waits of all snapshots of one request share one budget (``Snapshots.wait``).
+    """
+    snaps = snapshots(request)
+    started: float = getattr(request.state, "started", time.perf_counter())
+    remaining = snaps.wait - (time.perf_counter() - started)
+    return await run_in_threadpool(snaps.get, key, compute, remaining)
 
 
 def _pending(*values: Any) -> bool:

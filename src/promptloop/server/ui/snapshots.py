@@ -31,7 +31,7 @@ class _Entry:
 
 
 class Snapshots:
-    def __init__(self, *, ttl: float = 60.0, wait: float = 0.35, max_entries: int = 256) -> None:
+    def __init__(self, *, ttl: float = 60.0, wait: float = 0.2, max_entries: int = 256) -> None:
         self.ttl = ttl
         self.wait = wait
         self.max_entries = max_entries
@@ -40,8 +40,11 @@ class Snapshots:
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ui-snapshots")
 
-    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
-        """The snapshot's value, or :data:`PENDING` if it is still being computed."""
+    def get(self, key: Hashable, compute: Callable[[], Any], wait: float | None = None) -> Any:
+        """The snapshot's value, or :data:`PENDING` if it is still being computed.
+
+        Waits at most ``wait`` seconds (default: ``self.wait``) for a first computation.
+        """
         now = time.monotonic()
         with self._lock:
             entry = self._entries.get(key)
@@ -55,7 +58,7 @@ class Snapshots:
                 future = self._pool.submit(self._compute, key, compute)
                 self._pending[key] = future
         try:
-            return future.result(timeout=self.wait)
+            return future.result(timeout=self.wait if wait is None else max(0.0, wait))
         except FutureTimeout:
             return PENDING
 
@@ -83,6 +86,11 @@ class Snapshots:
         with self._lock:
             entry = self._entries.get(key)
         return None if entry is None else time.monotonic() - entry.computed_at
+
+    def timings(self) -> dict[Hashable, float]:
+        """Seconds each current snapshot took to compute (for benchmarks and diagnostics)."""
+        with self._lock:
+            return {key: entry.seconds for key, entry in self._entries.items()}
 
     def clear(self) -> None:
         """Forget every snapshot (after a write that the pages must show at once)."""
