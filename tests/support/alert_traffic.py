@@ -1,14 +1,18 @@
-"""Synthetic traffic for the alert tests: evenly spaced interactions, seeded regenerations."""
+"""Synthetic traffic for the alert tests: evenly spaced interactions, seeded signals.
+
+Rows go in through ``Store.insert_rows`` as plain dicts: they are known-good, and building
+tens of thousands of validated records one by one would dominate the tests' run time.
+"""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 
-from promptloop.core.records import FeedbackEvent, Interaction
 from promptloop.store.base import Store
 
 _NAMESPACE = uuid.UUID("5b7e0c1d-8a2f-4c3b-9d6e-1f0a2b3c4d5e")
@@ -16,7 +20,7 @@ _NAMESPACE = uuid.UUID("5b7e0c1d-8a2f-4c3b-9d6e-1f0a2b3c4d5e")
 
 @dataclass(frozen=True)
 class Segment:
-    """``hours`` of traffic at ``per_hour`` interactions, each regenerated with ``rate``."""
+    """``hours`` of traffic in which each interaction gets the signal with ``rate``."""
 
     hours: float
     rate: float
@@ -24,8 +28,8 @@ class Segment:
 
 @dataclass(frozen=True)
 class Traffic:
-    interactions: list[Interaction]
-    feedback: list[FeedbackEvent]
+    interactions: list[dict[str, Any]]
+    feedback: list[dict[str, Any]]
     flags: list[bool]
 
 
@@ -42,34 +46,35 @@ def traffic(
     """Interactions every ``3600 / per_hour`` seconds; the signal 20 s after each flagged one."""
     rng = np.random.default_rng(seed)
     step = timedelta(seconds=3600 / per_hour)
-    interactions: list[Interaction] = []
-    feedback: list[FeedbackEvent] = []
+    interactions: list[dict[str, Any]] = []
+    feedback: list[dict[str, Any]] = []
     flags: list[bool] = []
     moment = start
     for segment in segments:
-        count = round(segment.hours * per_hour)
-        for flagged in rng.random(count) < segment.rate:
+        for flagged in rng.random(round(segment.hours * per_hour)) < segment.rate:
             ident = str(uuid.uuid5(_NAMESPACE, f"{seed}/{feature}/{prompt_version}/{moment}"))
             interactions.append(
-                Interaction(
-                    interaction_id=ident,
-                    session_id=f"s-{len(interactions) // 5}",
-                    feature=feature,
-                    prompt_name=feature,
-                    prompt_version=prompt_version,
-                    user_input="summarize this",
-                    timestamp=moment,
-                )
+                {
+                    "interaction_id": ident,
+                    "session_id": f"s-{len(interactions) // 5}",
+                    "feature": feature,
+                    "prompt_name": feature,
+                    "prompt_version": prompt_version,
+                    "user_input": "summarize this",
+                    "timestamp": moment,
+                    "metadata": "{}",
+                }
             )
             if flagged:
                 feedback.append(
-                    FeedbackEvent(
-                        feedback_id=str(uuid.uuid5(_NAMESPACE, f"fb/{ident}")),
-                        interaction_id=ident,
-                        feedback_type=feedback_type,
-                        source="inferred",
-                        timestamp=moment + timedelta(seconds=20),
-                    )
+                    {
+                        "feedback_id": str(uuid.uuid5(_NAMESPACE, f"fb/{ident}")),
+                        "interaction_id": ident,
+                        "feedback_type": feedback_type,
+                        "source": "inferred",
+                        "timestamp": moment + timedelta(seconds=20),
+                        "metadata": "{}",
+                    }
                 )
             flags.append(bool(flagged))
             moment += step
@@ -78,5 +83,6 @@ def traffic(
 
 def load(store: Store, *parts: Traffic) -> None:
     for part in parts:
-        store.insert_interactions(part.interactions)
-        store.insert_feedback(part.feedback)
+        store.insert_rows("llm_interaction_logs", part.interactions)
+        if part.feedback:
+            store.insert_rows("feedback_events", part.feedback)

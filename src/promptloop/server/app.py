@@ -9,6 +9,9 @@ from typing import Any
 from fastapi import FastAPI
 
 import promptloop
+from promptloop.analytics.alerts.scheduler import AlertScheduler
+from promptloop.analytics.alerts.webhook import Notifier
+from promptloop.server.api import alerts as alerts_api
 from promptloop.server.api import browser as browser_api
 from promptloop.server.api import ingest as ingest_api
 from promptloop.server.api import metrics as metrics_api
@@ -48,10 +51,13 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             settings.signals_interval,
         )
         app.state.signals.start()
+        app.state.alerts = _alert_scheduler(app.state.store, app.state, settings)
+        app.state.alerts.start()
         try:
             yield
         finally:
             app.state.ui_snapshots.close()
+            app.state.alerts.stop()
             app.state.signals.stop()
             app.state.ingestor.stop()
             if owned:
@@ -72,6 +78,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.include_router(query_api.router)
     app.include_router(prompts_api.router)
     app.include_router(signals_api.router)
+    app.include_router(alerts_api.router)
     app.include_router(metrics_api.router)
     # The browser path (/v1/feedback/{token}, /widget.js) and, if enabled, the demo chat.
     browser_api.install(app, settings)
@@ -83,3 +90,16 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         return {"status": "ok"}
 
     return app
+
+
+def _alert_scheduler(store: Store, state: Any, settings: Settings) -> AlertScheduler:
+    """Alerts after the signal job (when it is scheduled), on the flushed ingest buffer."""
+    url = settings.alert_webhook_url
+    return AlertScheduler(
+        store,
+        settings.alerts,
+        settings.alerts_interval,
+        flush=state.ingestor.flush,
+        prepare=state.signals.run_now if settings.signals_interval > 0 else None,
+        notifier=Notifier(url) if url else None,
+    )

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from promptloop.analytics.alerts.rules import AlertSettings
 from promptloop.signals.rules import SignalSettings
 from promptloop.store import default_store_url
 
@@ -43,6 +44,15 @@ class Settings:
     # Seconds between runs of the signal inference job; 0 turns the schedule off.
     signals_interval: float = 60.0
     signals: SignalSettings = field(default_factory=SignalSettings)
+    # Alerts on rising rates (docs/alerts.md): seconds between checks (0 turns the schedule
+    # off), the rules and their evidence requirements, and a webhook told of each new alert.
+    alerts_interval: float = field(
+        default_factory=lambda: float(os.environ.get("PROMPTLOOP_ALERTS_INTERVAL") or 300)
+    )
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    alert_webhook_url: str | None = field(
+        default_factory=lambda: os.environ.get("PROMPTLOOP_ALERT_WEBHOOK") or None
+    )
     # Browser feedback (POST /v1/feedback/{token}, /widget.js). Tokens are verified against
     # a key derived from each API key and each feedback secret; with neither configured the
     # collector generates one secret and keeps it in <data_dir>/feedback_secret.
