@@ -7,7 +7,9 @@ The store is the one ``benchmarks/queries.py`` builds and caches (the newest
 ``queries-n1000000-f3000000-*.duckdb`` in ``$PROMPTLOOP_BENCH_CACHE``; run that script first),
 copied to a temporary file so the cache stays untouched. The copy gets what the generator
 does not make: its prompt versions registered and promoted, three alerts, and 20 failure
-clusters with 100k members in all.
+clusters with 100k members in all; its data is moved forward to end now, and its feedback
+rows are rewritten in timestamp order, as a collector writes them when they arrive (the
+generator writes them in random order; ``--random-feedback-order`` keeps that worst case).
 
 For each page: ``cold`` is the first request on a fresh collector (snapshots not computed:
 the page renders its "computing" state after waiting at most ``Snapshots.wait``), ``warm``
@@ -25,7 +27,6 @@ import shutil
 import statistics
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,9 +47,7 @@ def default_store() -> Path | None:
         )
     )
     found = [
-        p
-        for p in cache.glob("queries-n1000000-f3000000-*.duckdb")
-        if ".building." not in p.name
+        p for p in cache.glob("queries-n1000000-f3000000-*.duckdb") if ".building." not in p.name
     ]
     return max(found, key=lambda p: p.stat().st_mtime) if found else None
 
@@ -128,6 +127,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--store", type=Path, default=None)
     ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument(
+        "--random-feedback-order",
+        dest="arrival_order",
+        action="store_false",
+        help="keep the generator's random feedback row order (the worst case for pruning)",
+    )
     a = ap.parse_args(argv)
     source = a.store or default_store()
     if source is None or not source.exists():
@@ -165,12 +170,26 @@ def main(argv: list[str] | None = None) -> None:
                     {"us": int(shift.total_seconds() * 1e6)},
                 )
             store.execute("CHECKPOINT")
+        if a.arrival_order:
+            # The generator writes feedback in random order; a collector writes it as it
+            # arrives, i.e. nearly in time order, which lets DuckDB skip row groups by time.
+            log("rewriting feedback_events in arrival (timestamp) order")
+            store.execute(
+                "CREATE TABLE fb_sorted AS SELECT * FROM feedback_events ORDER BY timestamp"
+            )
+            store.execute("DELETE FROM feedback_events")
+            store.execute("CHECKPOINT")
+            store.execute("INSERT INTO feedback_events SELECT * FROM fb_sorted")
+            store.execute("DROP TABLE fb_sorted")
+            store.execute("CHECKPOINT")
         settings = Settings(
             store_url=f"duckdb:///{path}",
             data_dir=work / "data",
             signals_interval=0,
             fsync=False,
-            **({"alerts_interval": 0} if "alerts_interval" in Settings.__dataclass_fields__ else {}),
+            **(
+                {"alerts_interval": 0} if "alerts_interval" in Settings.__dataclass_fields__ else {}
+            ),
         )
         app = create_app(settings, store=store)
         common = store.fetch_all(
@@ -235,6 +254,7 @@ def main(argv: list[str] | None = None) -> None:
                     "store": {"source": str(source), **counts},
                     "target_ms": TARGET_MS,
                     "load_average": os.getloadavg(),
+                    "feedback_in_arrival_order": a.arrival_order,
                     "pages": results,
                     "snapshot_compute_ms": snapshots,
                     "all_pass": all(r["pass"] for r in results.values()),

@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from promptloop.server.settings import Settings
 from promptloop.server.ui import pages
 from promptloop.server.ui.auth import auth_required
-from promptloop.server.ui.render import STATIC, wants_json
+from promptloop.server.ui.render import ENV, STATIC, TEMPLATES, wants_json
 from promptloop.server.ui.snapshots import Snapshots
 from promptloop.server.ui.views import SavedViews
 
@@ -25,6 +25,9 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.state.dashboard_auth = auth_required(settings)
     app.state.ui_snapshots = Snapshots()
     app.state.ui_views = SavedViews(settings.data_dir)
+    # Compile the templates now, not on each page's first request.
+    for template in sorted(TEMPLATES.glob("*.html")):
+        ENV.get_template(template.name)
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")
     app.include_router(pages.router)
     app.include_router(pages.pages)

@@ -162,6 +162,19 @@
       ctx.fillText("watch", area.left + 6, area.bottom - 6);
       ctx.fillText("batch into maintenance", area.right - 150, area.bottom - 6);
       ctx.restore();
+    },
+    afterDatasetsDraw: function (chart) {
+      var meta = chart.getDatasetMeta(0), points = chart.data.datasets[0].data;
+      var ctx = chart.ctx;
+      ctx.save();
+      ctx.fillStyle = css("--text");
+      ctx.font = "12px system-ui, sans-serif";
+      meta.data.forEach(function (element, i) {
+        var label = String(points[i].label || "");
+        if (label.length > 38) label = label.slice(0, 37) + "…";
+        ctx.fillText(label, element.x + 10 + Math.sqrt(points[i].size || 1) / 2, element.y + 4);
+      });
+      ctx.restore();
     }
   };
 
@@ -192,7 +205,8 @@
     quadrant: function (canvas, spec) {
       var colors = palette();
       var options = baseOptions();
-      options.scales.x = { type: "linear", min: 0, title: { display: true, text: "frequency (share of failures)", color: css("--muted") },
+      var widest = Math.max.apply(null, spec.points.map(function (p) { return p.x || 0; }).concat([spec.xSplit]));
+      options.scales.x = { type: "linear", min: 0, max: Math.min(1, widest * 1.6), title: { display: true, text: "frequency (share of failures)", color: css("--muted") },
         ticks: { color: css("--muted"), callback: function (v) { return pct(v); } }, grid: { color: css("--grid") } };
       options.scales.y = { min: 0, max: 1, title: { display: true, text: "severity", color: css("--muted") },
         ticks: { color: css("--muted"), callback: function (v) { return pct(v); } }, grid: { color: css("--grid") } };
