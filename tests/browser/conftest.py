@@ -23,7 +23,8 @@ from tests.browser.live import AppServer, LiveCollector, live_collector
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
 
-CHROMIUM = Path("/usr/bin/chromium")
+# Debian's chromium; PROMPTLOOP_CHROMIUM points elsewhere (never a downloaded browser).
+CHROMIUM = Path(os.environ.get("PROMPTLOOP_CHROMIUM", "/usr/bin/chromium"))
 # As the machine notes say: headless, and no background traffic on this closed network.
 CHROMIUM_ARGS = [
     "--headless",
