@@ -133,7 +133,12 @@ class Answer:
     def page_url(
         self, *, token: str | None = None, origin: str | None = None, **options: Any
     ) -> str:
-        """A page that mounts the widget with ``options`` (``regenerate=True`` adds a hook)."""
+        """A page that mounts the widget with ``options``.
+
+        ``regenerate=True`` adds an ``onRegenerate`` hook; ``output_html="..."`` puts the
+        answer in the app's own element (``#app-output``) and mounts with ``output`` instead
+        of ``text``.
+        """
         mount = {
             "token": token or self.token,
             "collectorUrl": self.collector.url,
@@ -160,12 +165,16 @@ def answer(collector: LiveCollector, app_server: AppServer) -> Answer:
 
 def widget_page(collector_url: str, mount: dict[str, Any]) -> str:
     regenerate = bool(mount.pop("regenerate", False))
+    output_html = str(mount.pop("output_html", ""))
+    if output_html:
+        mount.pop("text", None)
     options = json.dumps(mount).replace("</", "<\\/")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>host app</title></head>
 <body>
 <main>
   <h1>Host app</h1>
+  <div id="app-output">{output_html}</div>
   <div id="host"></div>
   <p id="regen-log"></p>
   <a id="away" href="/elsewhere">elsewhere</a>
@@ -191,6 +200,7 @@ def widget_page(collector_url: str, mount: dict[str, Any]) -> str:
     }};
   }}
   options.onEvent = (result) => window.widgetEvents.push(result);
+  if ({json.dumps(bool(output_html))}) options.output = document.getElementById("app-output");
   window.widget = PromptloopWidget.mount(document.getElementById("host"), options);
 </script>
 </body></html>

@@ -178,6 +178,9 @@ def test_the_demo_never_shows_a_secret(tmp_path: Path) -> None:
 def test_the_demo_end_to_end(page: Page, collector: LiveCollector) -> None:
     from playwright.sync_api import expect
 
+    problems: list[str] = []  # CSP violations and script errors show up here
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
     page.goto(f"{collector.url}/demo")
     expect(page.get_by_role("heading", level=1)).to_contain_text("SIMULATED")
     page.get_by_label("Ask about Acme Notes").fill("How do I export a notebook to PDF?")
@@ -214,3 +217,4 @@ def test_the_demo_end_to_end(page: Page, collector: LiveCollector) -> None:
     ]
     first_events = collector.feedback(iid)
     assert sorted(e["feedback_type"] for e in first_events) == ["regenerate", "thumbs_up"]
+    assert problems == []

@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -439,3 +440,11 @@ def test_the_widget_holds_no_secret() -> None:
     text = WIDGET.read_text()
     for needle in ("api_key", "apiKey", "Authorization", "X-API-Key", "credentials"):
         assert needle not in text
+
+
+def test_the_static_files_ship_inside_the_package() -> None:
+    # Hatch puts everything under src/promptloop into the wheel; the collector reads them
+    # from the package, so an installed collector serves them too.
+    static = resources.files("promptloop.server") / "static"
+    for name in ("widget.js", "demo.html", "demo.js", "demo.css"):
+        assert (static / name).is_file(), name

@@ -452,3 +452,64 @@ def test_every_event_carries_a_fresh_feedback_id(page: Page, answer: Answer) -> 
     # text/plain keeps the cross-origin POST a simple request: no preflight.
     assert requests[0].headers["content-type"].startswith("text/plain")
     assert {e["feedback_id"] for e in answer.events()} == set(ids)
+
+
+def test_the_apps_own_output_element(page: Page, answer: Answer) -> None:
+    from playwright.sync_api import expect
+
+    html = "<p>Open the notebook, then <b>File &gt; Export</b>.</p>"
+    page.goto(answer.page_url(output_html=html))
+    root = _widget(page)
+    output = page.locator("#app-output")
+    expect(root.locator(".pl-output")).to_have_count(0)  # the widget renders no copy of it
+    # Cancel restores the app's markup exactly.
+    root.get_by_role("button", name="Edit").click()
+    expect(output).to_have_attribute("contenteditable", "plaintext-only")
+    output.fill("scribbles")
+    root.get_by_role("button", name="Cancel").click()
+    expect(output.locator("b")).to_have_text("File > Export")
+    # Accept sends the edited text.
+    root.get_by_role("button", name="Edit").click()
+    output.fill("Open the notebook, then File > Export > PDF.")
+    with page.expect_response(_is_feedback):
+        root.get_by_role("button", name="Accept").click()
+    [edit] = answer.events("edit")
+    assert edit["user_edit"] == "Open the notebook, then File > Export > PDF."
+
+
+def test_visibility_hidden_sends_abandon_once(page: Page, answer: Answer) -> None:
+    page.goto(answer.page_url())
+    _widget(page)
+    hide = """() => {
+      Object.defineProperty(document, "visibilityState", {value: "hidden", configurable: true});
+      document.dispatchEvent(new Event("visibilitychange"));
+      return JSON.parse(localStorage.getItem("beacons") || "[]");
+    }"""
+    [beacon] = page.evaluate(hide)
+    assert json.loads(beacon) == [
+        {
+            "feedbackId": json.loads(beacon)[0]["feedbackId"],
+            "feedbackType": "abandon",
+            "metadata": {"trigger": "visibilitychange"},
+        }
+    ]
+    assert len(page.evaluate(hide)) == 1  # once per answer
+    answer.collector.wait_for_requests(answer.token, 1)
+    [abandon] = answer.events("abandon")
+    assert abandon["metadata"] == {"trigger": "visibilitychange"}
+
+
+def test_abandon_pagehide_only_ignores_a_tab_switch(page: Page, answer: Answer) -> None:
+    page.goto(answer.page_url(abandon="pagehide"))
+    _widget(page)
+    beacons = page.evaluate(
+        """() => {
+          Object.defineProperty(document, "visibilityState", {value: "hidden", configurable: true});
+          document.dispatchEvent(new Event("visibilitychange"));
+          return JSON.parse(localStorage.getItem("beacons") || "[]");
+        }"""
+    )
+    assert beacons == []
+    page.locator("#away").click()
+    [beacon] = _beacons_sent(page)
+    assert json.loads(str(beacon))[0]["metadata"] == {"trigger": "pagehide"}
