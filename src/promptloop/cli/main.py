@@ -12,7 +12,7 @@ import typer
 from rich.text import Text
 from typer.core import TyperGroup
 
-from promptloop.cli import admin, demo, interactions, prompts, query, serve, signals, sql
+from promptloop.cli import admin, alerts, demo, interactions, prompts, query, serve, signals, sql
 from promptloop.cli._backend import Target
 from promptloop.cli._errors import CliError, as_cli_error
 from promptloop.cli._output import err_console
@@ -50,6 +50,7 @@ app.add_typer(interactions.app, name="interactions")
 app.add_typer(query.app, name="query")
 app.add_typer(prompts.app, name="prompts")
 app.add_typer(signals.app, name="signals")
+app.add_typer(alerts.app, name="alerts")
 app.add_typer(demo.app, name="demo")
 app.command("serve")(serve.serve)
 app.command("stats")(admin.stats)
