@@ -76,7 +76,8 @@ def browser() -> Iterator[Browser]:
             launched.close()
 
 
-@pytest.fixture(scope="session")
+# The servers too live as long as this package's tests, and stop before other packages run.
+@pytest.fixture(scope="package")
 def app_server() -> Iterator[AppServer]:
     server = AppServer()
     server.start()
@@ -86,7 +87,7 @@ def app_server() -> Iterator[AppServer]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def collector(
     app_server: AppServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveCollector]:
