@@ -40,7 +40,19 @@ AMBIGUOUS = "ambiguous"
 OUT_OF_SCOPE = "out_of_scope"
 UNSAFE = "unsafe"
 LONG = "long"
-KINDS = (COMMON, RECURRING, AMBIGUOUS, OUT_OF_SCOPE, UNSAFE, LONG)
+# Recurring questions no prompt version fixes (billing records and lost data need a person):
+# no version's quality map names this kind, so they stay bad under every prompt.
+UNFIXABLE = "recurring_unfixable"
+# Planted failure modes (see PLANTED_PATTERNS): kinds of input whose failures the clustering,
+# priority and triage analytics should find, each with a known answer.
+TRAVEL = "travel"
+CODE = "code"
+INTEGRATIONS = "integrations"
+SENSITIVE = "sensitive"
+KINDS = (
+    COMMON, RECURRING, AMBIGUOUS, OUT_OF_SCOPE, UNSAFE, LONG, UNFIXABLE, TRAVEL, CODE,
+    INTEGRATIONS, SENSITIVE,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -118,7 +130,8 @@ SUPPORT_VERSIONS = {
         + " Only describe features listed in the help-center excerpts provided. If a feature "
         "is not listed, say it is not available. Keep answers under 120 words.",
         changelog="Ground answers in help-center excerpts: stop inventing integrations (Zapier).",
-        quality={COMMON: 0.8, RECURRING: 0.7},
+        # Grounding also stops the invented integrations (the planted prompt-fixable pattern).
+        quality={COMMON: 0.8, RECURRING: 0.7, INTEGRATIONS: 0.2},
         regen_if_bad=0.20,
         style="grounded",
     ),
@@ -131,7 +144,18 @@ SUPPORT_VERSIONS = {
         "is ambiguous, ask one clarifying question instead of guessing. If it is not about "
         "Acme Notes, say politely that you can only help with Acme Notes.",
         changelog="Ask a clarifying question on ambiguous input; decline out-of-scope requests.",
-        quality={COMMON: 0.75, RECURRING: 0.7, AMBIGUOUS: 0.3, OUT_OF_SCOPE: 0.25, UNSAFE: 0.3},
+        # Declining travel and coding requests disappoints a little less than a made-up answer,
+        # but those users still wanted a flight or a script: a scope problem, not a prompt one.
+        quality={
+            COMMON: 0.75,
+            RECURRING: 0.7,
+            AMBIGUOUS: 0.3,
+            OUT_OF_SCOPE: 0.25,
+            UNSAFE: 0.3,
+            INTEGRATIONS: 0.2,
+            TRAVEL: 0.6,
+            CODE: 0.6,
+        },
         regen_if_bad=0.20,
         style="clarifying",
     ),
@@ -373,6 +397,9 @@ SUPPORT_RECURRING: tuple[tuple[str, str, str, float, str], ...] = (
      "Go to Settings > Billing > Cancel plan. You keep access until the end of the period.",
      "You can cancel by emailing support.", 0.16, "unhelpful"),
 )  # fmt: skip
+UNFIXABLE_QUESTIONS = frozenset(
+    ("Why was I charged twice this month?", "I lost all my notes after the update")
+)
 # Zipf-like popularity of the recurring questions, in the order above.
 SUPPORT_RECURRING_WEIGHTS = (20, 16, 12, 11, 9, 8, 7, 6, 5, 4)
 
@@ -501,6 +528,131 @@ EMAIL_OUT_OF_SCOPE = ("What's 15% of 2,340?", "Write a haiku about Mondays")
 EMAIL_UNSAFE = (
     "Write a fake doctor's note for tomorrow",
     "Write an angry email to my landlord calling him names",
+)
+
+# ---- planted failure modes ------------------------------------------------------------------
+# Kinds of input with a known answer for the failure-cluster, priority and triage analytics:
+# which interactions belong to each pattern is reported in Simulation.summary()
+# ["planted_patterns"], so a benchmark can score how well the clusters recover them.
+CITIES = (
+    "Lisbon", "Berlin", "Tokyo", "New York", "Madrid", "Chicago", "Paris", "Singapore",
+    "Toronto", "Rome",
+)  # fmt: skip
+# Out of scope for a notes assistant: users want it to book travel. Like real requests on one
+# theme, the phrasings share words (book, flight, hotel, trip), so even TF-IDF can group them.
+TRAVEL_REQUESTS = (
+    "Book me a flight to {dest} on {day}",
+    "Can you book a hotel in {dest} for my trip?",
+    "Book a cheap flight and hotel for my trip to {dest}",
+    "Find me a flight to {dest} and book it",
+    "Book my trip to {dest}: flight and hotel for {nights} nights",
+    "I need to book a flight from {city} to {dest} for a business trip",
+    "Please book a hotel near the {dest} office for my trip",
+    "Change my flight booking to {dest} to an earlier flight",
+)
+# Out of scope too: users want it to write or fix code.
+CODE_REQUESTS = (
+    "Write {lang} code to {task}",
+    "Can you write me some {lang} code to {task}?",
+    "Fix my {lang} code, it should {task}",
+    "Write a {lang} code snippet to {task}",
+    "Debug my {lang} code to {task}",
+    "I need {lang} code to {task}, can you write it?",
+)
+CODE_TASKS = (
+    "parse CSV", "sort a list", "call an API", "read JSON", "scrape a site", "resize images",
+)  # fmt: skip
+CODE_LANGUAGES = ("Python", "JavaScript", "Java", "Go", "Rust", "TypeScript")
+# Prompt-fixable: 2.0.0 invents integrations that do not exist; 2.1.0's grounding fixes it.
+INTEGRATION_QUESTIONS = (
+    "Does Acme Notes have a {app} integration?",
+    "Can I connect Acme Notes to {app}? Is there an integration?",
+    "Is there a {app} integration for Acme Notes?",
+    "How do I set up the {app} integration in Acme Notes?",
+    "how do i turn on the {app} integration",
+    "Which integrations does Acme Notes have? I need {app}",
+)
+INTEGRATION_APPS = (
+    "Zapier", "Trello", "Notion", "Jira", "Asana", "Salesforce", "Dropbox", "Google Drive",
+    "Todoist",
+)  # fmt: skip
+# Rare but severe, and a model limitation: asked to email about a colleague's health, every
+# prompt version on either model sometimes drafts an email disclosing private medical details.
+SENSITIVE_REQUESTS = (
+    "Email HR about {name}'s medical leave for {condition}",
+    "Tell the team about {name}'s medical leave: {condition}",
+    "Write to {name}'s manager about their medical condition ({condition})",
+    "Draft an email to everyone about {name}'s medical leave and {condition}",
+    "Email the team the details of {name}'s {condition} diagnosis and medical leave",
+)
+CONDITIONS = (
+    "depression", "cancer", "a pregnancy", "burnout", "a heart condition", "an anxiety disorder",
+)  # fmt: skip
+# Share of each feature's requests that come from a planted kind.
+SUPPORT_PLANTED_SHARES: Mapping[str, float] = {TRAVEL: 0.035, CODE: 0.03, INTEGRATIONS: 0.03}
+EMAIL_SENSITIVE_SHARE = 0.012
+# Base P(disappointing answer), and the category a user picks for one.
+PLANTED_BAD: Mapping[str, tuple[float, str]] = {
+    TRAVEL: (0.7, "off_topic"),
+    CODE: (0.7, "off_topic"),
+    INTEGRATIONS: (0.55, "wrong"),
+    SENSITIVE: (0.5, "inappropriate"),
+}
+# Harmful drafts get reported: users say something far more often, and mostly by a report.
+SENSITIVE_RESPOND_IF_BAD = 0.6
+SENSITIVE_REPORT_SHARE = 0.65
+
+
+@dataclass(frozen=True)
+class PlantedPattern:
+    """A failure mode planted in the traffic, and what the analytics should conclude."""
+
+    name: str
+    feature: str
+    kinds: tuple[str, ...]
+    description: str
+    expected_triage: str
+    category: str
+    # Recurring inputs that belong to the pattern too (same failure, worded by many users).
+    texts: tuple[str, ...] = ()
+
+
+PLANTED_PATTERNS: tuple[PlantedPattern, ...] = (
+    PlantedPattern(
+        name="travel_requests",
+        feature="support_chat",
+        kinds=(TRAVEL,),
+        description="Users ask the notes assistant to book flights, hotels and trains.",
+        expected_triage="product_scope",
+        category="off_topic",
+    ),
+    PlantedPattern(
+        name="coding_requests",
+        feature="support_chat",
+        kinds=(CODE,),
+        description="Users ask the notes assistant to write or debug code.",
+        expected_triage="product_scope",
+        category="off_topic",
+    ),
+    PlantedPattern(
+        name="invented_integrations",
+        feature="support_chat",
+        kinds=(INTEGRATIONS,),
+        description="Questions about third-party integrations: 2.0.0 invents integrations "
+        "that do not exist; 2.1.0 (grounded in help-center excerpts) mostly fixes it.",
+        expected_triage="prompt_fixable",
+        category="wrong",
+        texts=("What integrations do you support?",),
+    ),
+    PlantedPattern(
+        name="sensitive_disclosures",
+        feature="email_draft",
+        kinds=(SENSITIVE,),
+        description="Rare requests to email about a colleague's health: every version, on "
+        "either model, sometimes discloses private medical details (reported inappropriate).",
+        expected_triage="model_limitation",
+        category="inappropriate",
+    ),
 )
 
 # ---- explicit feedback texts ----------------------------------------------------------------

@@ -4,8 +4,11 @@ Nothing here is real usage. Every record carries ``metadata["simulated"] = True`
 product is fictional (see :mod:`promptloop.demo.catalog`). The traffic exists so that the
 analytics, the collector and the benchmarks have realistic data with a *known* answer: each
 prompt version has planted behaviour (a regression in ``summarize`` 1.4.0, fewer thumbs-down
-in ``support_chat`` 2.2.0, fewer edits in ``email_draft`` 3.1.0), and :meth:`Simulation.summary`
-reports both the planted parameters and the rates actually realised in the generated data.
+in ``support_chat`` 2.2.0, fewer edits in ``email_draft`` 3.1.0), planted failure modes
+(travel and coding requests out of the support assistant's scope, invented integrations fixed
+by a prompt version, rare inappropriate disclosures in email drafts: see
+``catalog.PLANTED_PATTERNS``), and :meth:`Simulation.summary` reports the planted parameters,
+which interactions belong to each planted pattern, and the rates actually realised.
 
 Determinism: one ``random.Random`` seeded from (seed, interactions, days, end) drives
 everything, IDs included, and the only notion of time is the ``end`` argument. The same
@@ -53,7 +56,7 @@ DEFAULT_DAYS = 30
 DEFAULT_SEED = 7
 # Part of every run's identity: bump it when the generator changes what it produces for the
 # same arguments, so a store loaded by an older generator is not mistaken for this one's data.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 _HOUR = 3600.0
 _DAY = 86_400.0
@@ -83,6 +86,18 @@ _ERROR_RATE = 0.006
 _INCIDENT_ERROR_RATE = 0.30
 _LONG_INPUT_ERROR_RATE = 0.12  # long transcripts overflow the small model's context
 _SLOW_TAIL = 0.02  # share of calls that hit a slow replica: the latency tail
+
+# -- planted failure modes (catalog.PLANTED_PATTERNS) -----------------------------------------
+_SUPPORT_PLANTED = tuple(cat.SUPPORT_PLANTED_SHARES.items())
+_SUPPORT_PLANTED_TOTAL = sum(cat.SUPPORT_PLANTED_SHARES.values())
+_PATTERN_BY_KIND = {kind: p.name for p in cat.PLANTED_PATTERNS for kind in p.kinds}
+_PATTERN_BY_TEXT = {text: p.name for p in cat.PLANTED_PATTERNS for text in p.texts}
+
+
+def _pattern_of(kind: str, text: str) -> str | None:
+    """The planted pattern a request belongs to, if any."""
+    return _PATTERN_BY_KIND.get(kind) or _PATTERN_BY_TEXT.get(text)
+
 
 # Standard-normal quantiles: indexing this with a uniform draw is a normal draw at a tenth of
 # the cost of random.gauss, and it is deterministic.
@@ -312,6 +327,7 @@ class Simulation:
         self._deployments: dict[tuple[str, str], _Deployment] = {}
         self._totals: Counter[str] = Counter()
         self._negative_inputs: Counter[str] = Counter()
+        self._planted: dict[str, list[str]] = {}
 
     # -- public ----------------------------------------------------------------------------
     def batches(self, batch_size: int = 10_000) -> Generator[DemoBatch, None, None]:
@@ -363,6 +379,22 @@ class Simulation:
                 for text, count in self._negative_inputs.most_common(10)
             ],
             "findings": _findings(versions),
+            "planted_patterns": self._planted_summary(),
+        }
+
+    def _planted_summary(self) -> dict[str, Any]:
+        """The planted failure modes and, per pattern, every interaction generated from it
+        (regenerations included; follow-up questions in the same conversation are not)."""
+        return {
+            p.name: {
+                "feature": p.feature,
+                "description": p.description,
+                "expected_triage": p.expected_triage,
+                "category": p.category,
+                "interactions": len(self._planted.get(p.name, ())),
+                "interaction_ids": list(self._planted.get(p.name, ())),
+            }
+            for p in cat.PLANTED_PATTERNS
         }
 
     def _version_summary(self, feature: cat.Feature, dep: _Deployment) -> dict[str, Any]:
@@ -513,6 +545,11 @@ class _Run:
         sim._deployments = self.deployments
         self.totals: Counter[str] = Counter()
         self.negative_inputs: Counter[str] = Counter()
+        # Planted failure modes: the pattern the current request belongs to, and per pattern
+        # the interactions generated from it (the ground truth of the cluster benchmark).
+        self.pattern: str | None = None
+        self.planted: dict[str, list[str]] = {p.name: [] for p in cat.PLANTED_PATTERNS}
+        sim._planted = self.planted
         sim._totals = self.totals
         sim._negative_inputs = self.negative_inputs
         self.users, self.user_cum = self._make_users(max(50, sim.interactions // 12))
@@ -680,6 +717,7 @@ class _Run:
             def correct(q: _Question = q) -> str:
                 return q[2]
 
+            self.pattern = None if is_follow_up else _pattern_of(kind, text)
             turn = self._attempt_chain(
                 s, kind, text, min(0.95, p_bad * dep.pv.bad_multiplier(kind)), t, write,
                 history, q[5], correct,
@@ -728,6 +766,8 @@ class _Run:
     def _support_question(self, s: _Session) -> _Question:
         random_ = self.random
         r = random_()
+        if r < _SUPPORT_PLANTED_TOTAL:  # taken out of the common questions' share
+            return self._planted_support_question(r)
         if r < 0.55:
             action, steps, wrong, p_bad = self._pick(cat.SUPPORT_ACTIONS)
             platform = cat.PLATFORM_PHRASES[s.user.platform] if random_() < 0.7 else ""
@@ -746,7 +786,8 @@ class _Run:
         if r < 0.80:
             i = bisect.bisect(self.recurring_cum, random_() * self.recurring_cum[-1])
             text, good, bad, p_bad, category = cat.SUPPORT_RECURRING[i]
-            return (cat.RECURRING, text, good, bad, p_bad, category)
+            kind = cat.UNFIXABLE if text in cat.UNFIXABLE_QUESTIONS else cat.RECURRING
+            return (kind, text, good, bad, p_bad, category)
         if r < 0.90:
             return (
                 cat.AMBIGUOUS,
@@ -773,6 +814,49 @@ class _Run:
             0.5,
             "inappropriate",
         )
+
+    def _planted_support_question(self, r: float) -> _Question:
+        """A travel, coding or integrations request (``r`` < the planted kinds' total share)."""
+        edge = 0.0
+        kind = _SUPPORT_PLANTED[-1][0]
+        for name, share in _SUPPORT_PLANTED:
+            edge += share
+            if r < edge:
+                kind = name
+                break
+        p_bad, category = cat.PLANTED_BAD[kind]
+        pick = self._pick
+        if kind == cat.TRAVEL:
+            dest = pick(cat.CITIES)
+            slots = {
+                "city": pick(cat.CITIES),
+                "dest": dest,
+                "day": pick(cat.DUE[:5]),
+                "nights": 2 + int(self.random() * 5),
+            }
+            text = pick(cat.TRAVEL_REQUESTS).format_map(slots)
+            good = (
+                f"I can't book travel, but you can keep your {dest} itinerary in a note: "
+                "use the Trip planner template."
+            )
+            bad = f"Done! Your trip to {dest} is booked; confirmation number ACM-{dest[:3]}-4821."
+        elif kind == cat.CODE:
+            lang, task = pick(cat.CODE_LANGUAGES), pick(cat.CODE_TASKS)
+            text = pick(cat.CODE_REQUESTS).format(lang=lang, task=task)
+            good = (
+                "I can only help with Acme Notes, but you can keep code snippets in a note with "
+                "Insert > Code block."
+            )
+            bad = f"Here is {lang} code to {task}:\n\n    def main():\n        pass  # TODO"
+        else:
+            app = pick(cat.INTEGRATION_APPS)
+            text = pick(cat.INTEGRATION_QUESTIONS).format(app=app)
+            good = (
+                "Acme Notes integrates with Google Calendar, Slack and Microsoft Teams; there is "
+                f"no {app} integration yet."
+            )
+            bad = f"Yes: open Settings > Integrations > {app}, click Connect and sign in to {app}."
+        return (kind, text, good, bad, p_bad, category)
 
     def _summarize_session(self, s: _Session, t: float) -> None:
         random_ = self.random
@@ -834,10 +918,16 @@ class _Run:
                 }
                 text = instruction.format_map(slots)
                 email = (name, purpose.format_map(slots))
-            elif r < 0.85:
+            elif r < 0.85 - cat.EMAIL_SENSITIVE_SHARE:
                 kind, category = cat.RECURRING, "unhelpful"
                 text, purpose, p_bad = pick(cat.EMAIL_RECURRING)
                 email = ("there", purpose)
+            elif r < 0.85:
+                kind = cat.SENSITIVE
+                p_bad, category = cat.PLANTED_BAD[kind]
+                name, condition = pick(cat.FIRST_NAMES), pick(cat.CONDITIONS)
+                text = pick(cat.SENSITIVE_REQUESTS).format(name=name, condition=condition)
+                email = (name, condition)
             elif r < 0.92:
                 kind, p_bad, category = cat.AMBIGUOUS, 0.5, "unhelpful"
                 text = pick(cat.EMAIL_AMBIGUOUS)
@@ -854,6 +944,7 @@ class _Run:
             def edited(e: tuple[str, str] | None = email, k: str = kind) -> str:
                 return _email("edited", e, False, s.user.name, k)
 
+            self.pattern = _pattern_of(kind, text)
             turn = self._attempt_chain(
                 s, kind, text, min(0.95, p_bad * dep.pv.bad_multiplier(kind)), t, write, 0,
                 category, edited,
@@ -888,6 +979,8 @@ class _Run:
         first: _Call | None = None
         parent: _Call | None = None
         bad = False
+        pattern, self.pattern = self.pattern, None
+        respond_if_bad = cat.SENSITIVE_RESPOND_IF_BAD if kind == cat.SENSITIVE else _RESPOND_IF_BAD
         for _attempt in range(6):
             if self.left <= 0 or t >= self.period:
                 break
@@ -896,6 +989,8 @@ class _Run:
                 s, kind, text, write(bad), t, None if parent is None else parent.interaction_id,
                 history_tokens,
             )  # fmt: skip
+            if pattern is not None:
+                self.planted[pattern].append(call.interaction_id)
             if parent is None:
                 first = call
             else:
@@ -914,7 +1009,7 @@ class _Run:
             else:
                 if bad:
                     dep.bad += 1
-                if random_() < (_RESPOND_IF_BAD if bad else _RESPOND_IF_GOOD):
+                if random_() < (respond_if_bad if bad else _RESPOND_IF_GOOD):
                     self._explicit(s, call, bad, kind, text, category, correct)
                 if random_() >= (dep.regen_if_bad if bad else dep.regen_if_good):
                     break
@@ -1112,7 +1207,7 @@ class _Run:
         elif r < 0.27:
             feedback_type = CORRECTION
             user_edit = correct()
-        elif r < (0.45 if kind in (cat.UNSAFE, cat.OUT_OF_SCOPE) else 0.30):
+        elif r < _report_below(kind):
             feedback_type = REPORT
             chosen = category
             if random_() < 0.5:
@@ -1253,6 +1348,16 @@ class _Run:
 
 
 # -- output writers: the model's answer in each prompt version's style ------------------------
+_DECLINED = frozenset((cat.OUT_OF_SCOPE, cat.UNSAFE, cat.TRAVEL, cat.CODE))
+
+
+def _report_below(kind: str) -> float:
+    """Below this draw a disappointed user's explicit feedback is a report."""
+    if kind == cat.SENSITIVE:
+        return 0.27 + cat.SENSITIVE_REPORT_SHARE * 0.73
+    return 0.45 if kind in (cat.UNSAFE, cat.OUT_OF_SCOPE) else 0.30
+
+
 def _support_answer(
     style: str,
     question: _Question,
@@ -1266,7 +1371,7 @@ def _support_answer(
             "Happy to help! What isn't working — syncing, sharing, or something else — and "
             f"are you {cat.PLATFORM_PHRASES[platform].removeprefix('in the ')}?"
         )
-    if style == "clarifying" and kind in (cat.OUT_OF_SCOPE, cat.UNSAFE):
+    if style == "clarifying" and kind in _DECLINED:
         return (
             "I can only help with questions about Acme Notes. Is there something in the app "
             "I can help you with?"
@@ -1344,6 +1449,8 @@ def _email(style: str, email: tuple[str, str] | None, bad: bool, sender: str, ki
             return f"Hi,\n\nJust following up on this.\n\nThanks,\n{sender}"
         return "Who is the email for, and what should it say?"
     name, purpose = email
+    if kind == cat.SENSITIVE:
+        return _sensitive_email(name, purpose, bad, sender)
     extra = " I've also moved our call to 8am and attached the signed contract." if bad else ""
     if style == "formal":
         return (
@@ -1355,6 +1462,19 @@ def _email(style: str, email: tuple[str, str] | None, bad: bool, sender: str, ki
         return f"Hi {name},\n\nI wanted to {purpose}.{extra}\n\nThanks,\n{sender}"
     # "edited": what users turn either style into before sending.
     return f"Hi {name},\n\nI wanted to {purpose}. Let me know what works for you.\n\n{sender}"
+
+
+def _sensitive_email(name: str, condition: str, bad: bool, sender: str) -> str:
+    if bad:
+        # The planted harm: private medical details disclosed, with speculation on top.
+        return (
+            f"Hi all,\n\nAs some of you know, {name} has {condition}. Between us, it is "
+            f"probably why their work slipped this quarter.\n\n{sender}"
+        )
+    return (
+        f"Hi all,\n\n{name} is out of office for a while. Please send anything urgent to me "
+        f"in the meantime.\n\n{sender}"
+    )
 
 
 # -- public API ---------------------------------------------------------------------------------
