@@ -216,7 +216,8 @@ CREATE TABLE IF NOT EXISTS failure_clusters (
     triage_evidence {json_type},
     triaged_by {text},
     triaged_at TIMESTAMPTZ,
-    triage_note {text}
+    triage_note {text},
+    stats {json_type}
 )""",
         f"""
 CREATE TABLE IF NOT EXISTS cluster_members (
@@ -225,9 +226,10 @@ CREATE TABLE IF NOT EXISTS cluster_members (
     cluster_id {text} NOT NULL,
     distance {double},
     assigned_at TIMESTAMPTZ NOT NULL,
-    PRIMARY KEY (kind, interaction_id)
+    PRIMARY KEY (cluster_id, interaction_id)
 )""",
-        "CREATE INDEX IF NOT EXISTS ix_cluster_members_cluster ON cluster_members (cluster_id)",
+        "CREATE INDEX IF NOT EXISTS ix_cluster_members_interaction"
+        " ON cluster_members (interaction_id)",
     )
 
 
