@@ -137,7 +137,7 @@ def test_a_prompt_defined_in_code_registers_itself_on_first_use(
 
 
 def test_feedback_tokens_are_signed_for_the_collector(tmp_path: Path) -> None:
-    promptloop.init("http://127.0.0.1:9", enabled=False, feedback_secret="shared-secret")
+    promptloop.init("http://127.0.0.1:9", enabled=False, feedback_secret="shared-secret, old")
 
     @promptloop.track
     def reply(text: str) -> str:

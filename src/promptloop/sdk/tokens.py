@@ -43,7 +43,9 @@ def feedback_token(
     call's. Returns ``None`` (and logs why) when there is no secret or no interaction.
     """
     settings = _client_mod.current_client().settings
-    secret = settings.feedback_secret or settings.api_key
+    # The collector accepts a comma-separated list (to rotate secrets); sign with the first.
+    first = (settings.feedback_secret or "").split(",")[0].strip()
+    secret = first or settings.api_key
     target = interaction_id or LAST_INTERACTION.get()
     if not secret:
         logger.warning("feedback_token: set feedback_secret (or api_key) to sign tokens")
