@@ -12,6 +12,8 @@ Selections (``--only``, comma-separated; default all):
   ingest   the collector's ingest throughput on DuckDB and PostgreSQL (benchmarks/ingest.py);
            with ``peers`` (and not --no-phoenix) also the peers' Phoenix server bench
   queries  point-6 query latency on a 1M/3M DuckDB store (benchmarks/queries.py)
+  alerts   time to alert and false alerts on simulated traffic, check() latency on the
+           1M store (benchmarks/alerts.py)
   peers    the peer cases of the selected benches (alone: all peer cases)
 
 Every bench runs as a subprocess that prints one JSON line (the SDK loops never share a
@@ -40,7 +42,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C
 
-ALL = ("sdk", "ingest", "queries", "peers")
+ALL = ("sdk", "ingest", "queries", "alerts", "peers")
 SDK_TARGET_P50_US = 10.0
 SDK_TARGET_P99_US = 100.0
 INGEST_TARGET_EVENTS_PER_S = 20_000.0
@@ -380,6 +382,62 @@ def summarize_ingest(ours: dict[str, Any], phoenix: dict[str, Any] | None) -> di
     return out
 
 
+# ---------------------------------------------------------------- alerts
+
+ALERT_TARGET_DELAY = 2000
+ALERT_TARGET_FALSE_PER_100K = 1.0
+ALERT_TARGET_CHECK_MS = 300.0
+_CHECK_FIELDS = ("median_ms", "p95_ms", "median_cpu_ms", "cold_ms", "streams")
+
+
+def summarize_alerts(res: dict[str, Any]) -> dict[str, Any]:
+    """The figures of benchmarks/alerts.py that latest.json keeps."""
+    if "delay" not in res:
+        return {"error": res.get("error", "missing")}
+    delay_fields = ("check_every", "per_hour", "median", "p90", "missed_within_20000")
+    fa = res.get("false_alerts") or {}
+    latency = res.get("check_latency") or {}
+    check = (latency.get("as_built") or {}).get("default_rules") or {}
+    arrival = (latency.get("arrival_order") or {}).get("default_rules") or {}
+    return {
+        "delay_interactions": {
+            name: {field: row.get(field) for field in delay_fields}
+            for name, row in res["delay"].items()
+        },
+        "false_alerts": {
+            field: fa.get(field)
+            for field in ("interactions", "alerts", "per_100k", "per_100k_ci95")
+        },
+        "check_duckdb_ms": {field: check.get(field) for field in _CHECK_FIELDS},
+        "check_duckdb_feedback_in_arrival_order_ms": {
+            field: arrival.get(field) for field in _CHECK_FIELDS
+        },
+        "design": res.get("design_at_true_rate"),
+    }
+
+
+def alert_targets(alerts: dict[str, Any]) -> list[tuple[str, Any, str, float, str]]:
+    every = (alerts.get("delay_interactions") or {}).get("every_100") or {}
+    return [
+        ("alert_delay_median_interactions", every.get("median"), "<=", ALERT_TARGET_DELAY, ""),
+        ("alert_delay_p90_interactions", every.get("p90"), "<=", ALERT_TARGET_DELAY, ""),
+        (
+            "alert_false_alerts_per_100k",
+            (alerts.get("false_alerts") or {}).get("per_100k"),
+            "<=",
+            ALERT_TARGET_FALSE_PER_100K,
+            "",
+        ),
+        (
+            "alert_check_duckdb_median_ms",
+            (alerts.get("check_duckdb_ms") or {}).get("median_ms"),
+            "<=",
+            ALERT_TARGET_CHECK_MS,
+            "ms",
+        ),
+    ]
+
+
 # ---------------------------------------------------------------- targets
 
 
@@ -414,6 +472,10 @@ def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
         for name, q in (queries.get("duckdb") or {}).items():
             if isinstance(q, dict) and "median_ms" in q:
                 add(f"query_duckdb_{name}_median_ms", q["median_ms"], "<=", QUERY_TARGET_MS, "ms")
+    alerts = summary.get("alerts")
+    if alerts:
+        for target in alert_targets(alerts):
+            add(*target)
     return out
 
 
@@ -456,6 +518,8 @@ def main(argv: list[str] | None = None) -> int:
     if "ingest" in sel and peers and a.phoenix:
         n_steps += 1
     if "queries" in sel:
+        n_steps += 1
+    if "alerts" in sel:
         n_steps += 1
 
     def do_sdk(r: Runner) -> None:
@@ -530,12 +594,22 @@ def main(argv: list[str] | None = None) -> int:
             q["error"] = res["error"]
         summary["queries"] = q
 
+    def do_alerts(r: Runner) -> None:
+        argv = [sys.executable, str(C.BENCH_DIR / "alerts.py")]
+        if a.quick:
+            argv += ["--quick"]
+        res = r.run("alerts", argv, timeout=3600)
+        written.append(str(C.write_result(f"alerts{suffix}", res, date)))
+        summary["alerts"] = summarize_alerts(res)
+
     if sdk_list:
         plan.append(("sdk", do_sdk))
     if "ingest" in sel and (not a.peers_only or (peers and a.phoenix)):
         plan.append(("ingest", do_ingest))
     if "queries" in sel and not a.peers_only:
         plan.append(("queries", do_queries))
+    if "alerts" in sel and not a.peers_only:
+        plan.append(("alerts", do_alerts))
 
     with Runner(n_steps, log_path) as runner:
         runner.note(f"promptloop benchmarks: {', '.join(name for name, _ in plan)}; log {log_path}")
@@ -559,7 +633,7 @@ def main(argv: list[str] | None = None) -> int:
         "loadavg_end": list(os.getloadavg()),
     }
     sections = dict(previous.get("sections", {}))
-    for name in ("sdk", "ingest", "queries"):
+    for name in ("sdk", "ingest", "queries", "alerts"):
         if name in summary:
             sections[name] = {"run": stamp, **summary[name]}
     latest = {

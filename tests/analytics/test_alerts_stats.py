@@ -20,6 +20,7 @@ from promptloop.analytics.alerts.cusum import (
     reference_rate,
     run_starts,
     threshold,
+    wilson_upper,
 )
 from promptloop.analytics.alerts.detector import Counts, Design, detect, returned
 from promptloop.analytics.alerts.rules import AlertRule, AlertSettings, parse_rules
@@ -107,12 +108,20 @@ def test_threshold_meets_the_target_arl0_and_no_lower_one_does() -> None:
     assert 700 < average_run_length(p1, p0, p1, h) < 1000
 
 
+@pytest.mark.parametrize(("x", "n"), [(0, 50), (780, 10_000), (13_500, 168_000), (99, 100)])
+@pytest.mark.parametrize("confidence", [0.68, 0.95, 0.99])
+def test_wilson_upper_matches_statsmodels(x: int, n: int, confidence: float) -> None:
+    _, upper = proportion_confint(x, n, alpha=1 - confidence, method="wilson")
+    assert wilson_upper(x, n, confidence) == pytest.approx(upper, rel=1e-12)
+
+
 def test_reference_rate_is_the_rounded_up_wilson_upper_bound() -> None:
     _, upper = proportion_confint(780, 10_000, alpha=0.05, method="wilson")
     p0 = reference_rate(780, 10_000, 0.95)
     assert p0 >= upper
-    assert p0 == pytest.approx(0.084)
+    assert p0 == pytest.approx(0.0835)
     assert ceil_significant(0.0813) == pytest.approx(0.082)
+    assert ceil_significant(0.08131, 3) == pytest.approx(0.0814)
     assert ceil_significant(0.12) == pytest.approx(0.12)
     assert reference_rate(0, 100_000, 0.95) == pytest.approx(0.005)  # the floor
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -107,12 +108,18 @@ class Design:
 
     @classmethod
     def for_rates(cls, p0: float, lift: float, arl0: float) -> Design:
-        p1 = alternative_rate(p0, lift)
-        h = threshold(p0, p1, arl0)
-        return cls(p0, p1, h, average_run_length(p0, p0, p1, h))
+        return _design(p0, lift, arl0)
 
     def as_dict(self) -> dict[str, float]:
         return {"p0": self.p0, "p1": self.p1, "h": self.h, "arl0": round(self.arl0)}
+
+
+@lru_cache(maxsize=4096)
+def _design(p0: float, lift: float, arl0: float) -> Design:
+    # Reference rates have two significant digits, so a handful of designs serve every check.
+    p1 = alternative_rate(p0, lift)
+    h = threshold(p0, p1, arl0)
+    return Design(p0, p1, h, average_run_length(p0, p0, p1, h))
 
 
 def design_for(baseline: Baseline, rule: AlertRule, settings: AlertSettings) -> Design | None:
