@@ -116,6 +116,38 @@ def prepare(store: Any, end: datetime) -> dict[str, str]:
     return {"detail": detail}
 
 
+def build_copy(source: Path, path: Path, *, arrival_order: bool) -> None:
+    """A fresh store at ``path`` with the source's rows, moved forward to end now.
+
+    The generator writes feedback in random order; a collector writes it as it arrives,
+    nearly in time order, which lets DuckDB skip row groups by time. ``arrival_order``
+    inserts both tables sorted by timestamp.
+    """
+    import duckdb
+
+    from promptloop.store import open_store
+
+    open_store(f"duckdb:///{path}").close()  # the current schema
+    con = duckdb.connect(str(path))
+    try:
+        con.execute(f"ATTACH '{source}' AS src (READ_ONLY)")
+        row = con.execute("SELECT max(timestamp) FROM src.llm_interaction_logs").fetchone()
+        assert row is not None
+        shift = datetime.now(UTC) - row[0]
+        log(f"copying {source} -> {path}, moved forward by {shift}")
+        order = " ORDER BY timestamp" if arrival_order else ""
+        for table in ("llm_interaction_logs", "feedback_events"):
+            con.execute(
+                f"INSERT INTO {table} BY NAME SELECT * REPLACE (timestamp + ? AS timestamp)"
+                f" FROM src.{table}{order}",
+                [shift],
+            )
+        con.execute("DETACH src")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+
+
 def server_ms(response: Any) -> float:
     timing = response.headers.get("server-timing", "")
     return float(timing.split("dur=")[1]) if "dur=" in timing else float("nan")
@@ -147,8 +179,7 @@ def main(argv: list[str] | None = None) -> None:
     work = Path(tempfile.mkdtemp(prefix="promptloop-ui-bench-"))
     try:
         path = work / "store.duckdb"
-        log(f"copying {source} -> {path}")
-        shutil.copyfile(source, path)
+        build_copy(source, path, arrival_order=a.arrival_order)
         store = open_store(f"duckdb:///{path}")
         end = store.fetch_all("SELECT max(timestamp) AS t FROM llm_interaction_logs")[0]["t"]
         counts = store.fetch_all(
@@ -156,32 +187,6 @@ def main(argv: list[str] | None = None) -> None:
             " (SELECT count(*) FROM feedback_events) AS feedback_events"
         )[0]
         ids = prepare(store, end)
-        # The generator's data ends when it was built: pages look at windows ending now.
-        shift = datetime.now(UTC) - end
-        if shift > timedelta(hours=1):
-            log(f"moving the data forward by {shift} so 'last 14 days' covers it")
-            for table, column in (
-                ("llm_interaction_logs", "timestamp"),
-                ("feedback_events", "timestamp"),
-                ("prompt_deployments", "timestamp"),
-            ):
-                store.execute(
-                    f"UPDATE {table} SET {column} = {column} + to_microseconds(:us)",
-                    {"us": int(shift.total_seconds() * 1e6)},
-                )
-            store.execute("CHECKPOINT")
-        if a.arrival_order:
-            # The generator writes feedback in random order; a collector writes it as it
-            # arrives, i.e. nearly in time order, which lets DuckDB skip row groups by time.
-            log("rewriting feedback_events in arrival (timestamp) order")
-            store.execute(
-                "CREATE TABLE fb_sorted AS SELECT * FROM feedback_events ORDER BY timestamp"
-            )
-            store.execute("DELETE FROM feedback_events")
-            store.execute("CHECKPOINT")
-            store.execute("INSERT INTO feedback_events SELECT * FROM fb_sorted")
-            store.execute("DROP TABLE fb_sorted")
-            store.execute("CHECKPOINT")
         settings = Settings(
             store_url=f"duckdb:///{path}",
             data_dir=work / "data",

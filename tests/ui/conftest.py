@@ -71,12 +71,12 @@ def make_app(store: Store, root: Path, **overrides: Any) -> FastAPI:
     return app
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("ui-demo")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def demo_store(demo_root: Path) -> Iterator[Store]:
     store = open_store(f"duckdb:///{demo_root}/store.duckdb")
     dataset.build(store, interactions=3000)
@@ -142,7 +142,7 @@ class LiveServer:
         self._socket.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live(demo_store: Store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     server = LiveServer(make_app(demo_store, tmp_path_factory.mktemp("ui-live")))
     server.start()
@@ -152,7 +152,7 @@ def live(demo_store: Store, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_auth(demo_store: Store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     app = make_app(
         demo_store,
@@ -174,7 +174,9 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's sync API runs an event loop on this thread while it is open;
+# it must be closed before the async tests of other packages run.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         _unavailable(f"{CHROMIUM} not found: install Debian's chromium (make system-deps)")
@@ -208,7 +210,7 @@ def page(browser: Browser) -> Iterator[Page]:
     assert not errors, f"errors in the page: {errors}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """docs/screenshots/ when PROMPTLOOP_SCREENSHOTS=1 (to refresh them), else a temp dir."""
     if os.environ.get("PROMPTLOOP_SCREENSHOTS") == "1":

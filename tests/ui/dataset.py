@@ -311,24 +311,37 @@ def clusters(store: Store, now: datetime) -> None:
         ids = [m["interaction_id"] for m in members]
         if cluster_id == "cluster-export":
             ids = [EDITED_ID, *ids]
+        labels = {
+            "wrong": len(ids) // 8,
+            "regeneration": len(ids) // 2,
+            "thumbs_down": len(ids) // 5,
+        }
+        stats = {
+            "interactions": len(ids),
+            "feature_interactions": 1000,
+            "window": {"weeks": 4},
+            "weeks": [{"interactions": len(ids) // 4} for _ in range(4)],
+            "examples": [],
+        }
         store.execute(
             """
             INSERT INTO failure_clusters (cluster_id, run_id, kind, feature, label, top_terms, size,
                 representative_ids, signal_mix, centroid, embedding, created_at, active,
-                triage_suggestion)
+                triage_suggestion, stats)
             VALUES (:id, 'run-ui-test', 'negative', :feature, :label, CAST(:terms AS JSON),
                 :size, CAST(:reps AS JSON), CAST(:mix AS JSON), NULL, 'tfidf', :now, TRUE,
-                'prompt_fixable')
+                'prompt_fixable', CAST(:stats AS JSON))
             """,
             {
                 "id": cluster_id,
                 "feature": feature,
                 "label": label,
-                "terms": json.dumps(terms),
+                "terms": json.dumps([[term, 1.0 / (i + 1)] for i, term in enumerate(terms)]),
                 "size": len(ids),
                 "reps": json.dumps(ids[:3]),
-                "mix": json.dumps({"thumbs_down": len(ids) // 3, "regenerate": len(ids) // 2}),
+                "mix": json.dumps({"labels": labels}),
                 "now": now,
+                "stats": json.dumps(stats),
             },
         )
         store.insert_rows(

@@ -48,7 +48,8 @@ def test_each_page_renders_with_demo_data(
         expect(page.locator(".empty")).to_have_count(0)
     for canvas in page.locator("canvas[data-chart]").all():
         expect(canvas).to_have_attribute("data-rendered", "true")
-    page.screenshot(path=str(screenshot_dir / f"{name}.png"), full_page=True)
+    tall = name in ("overview", "prompt-versions", "interaction-detail", "failure-patterns")
+    page.screenshot(path=str(screenshot_dir / f"{name}.png"), full_page=tall)
 
 
 def test_overview_shows_rates_with_intervals_and_sparklines(page: Page, live: LiveServer) -> None:

@@ -276,19 +276,25 @@ def list_page(
     floor = as_utc(filters.base.since) if filters.base.since else None
     rows: list[dict[str, Any]] = []
     upper: datetime | None = None
+    scanned = 0.0  # days searched so far
     for days in (*SEARCH_WINDOWS_DAYS, None):
         start = None if days is None else anchor - timedelta(days=days)
         if start is not None and floor is not None and start <= floor:
             start = None  # the filter's own ``since`` bounds the last slice
+        if budget is not None and upper is not None:
+            elapsed = time.perf_counter() - started
+            # The next slice costs about its share of days at the pace so far.
+            ahead = elapsed / scanned * ((days or 3650) - scanned) if scanned else 0.0
+            if elapsed > budget or (start is not None and elapsed + ahead > budget):
+                boundary = {"timestamp": upper, "interaction_id": ""}
+                return ExplorerPage(rows, queries._encode_cursor(boundary), searched_back_to=upper)
         rows += _page_query(store, filters, position, limit + 1 - len(rows), (start, upper))
         if len(rows) > limit:
             return ExplorerPage(rows[:limit], queries._encode_cursor(rows[limit - 1]))
         if start is None:
             break
-        if budget is not None and time.perf_counter() - started > budget:
-            boundary = {"timestamp": start, "interaction_id": ""}
-            return ExplorerPage(rows, queries._encode_cursor(boundary), searched_back_to=start)
         upper = start
+        scanned = float(days or 0)
     return ExplorerPage(rows, None)
 
 

@@ -224,7 +224,7 @@ async def overview(request: Request, days: int = 14) -> Response:
     alerts, clusters, deployments, ranked = await run_in_threadpool(
         lambda: (
             sources.list_alerts(store, status="open", limit=5),
-            sources.list_clusters(store, limit=5),
+            sources.list_clusters(store, limit=50),
             data.recent_deployments(store),
             sources.priorities(store),
         )
@@ -238,11 +238,23 @@ async def overview(request: Request, days: int = 14) -> Response:
         "versions": None if headline is PENDING else headline["versions"],
         "headline": data.HEADLINE,
         "alerts": alerts,
-        "patterns": clusters,
-        "priorities": ranked,
+        "patterns": _by_priority(clusters, ranked)[:5],
         "deployments": deployments,
     }
     return respond(request, "overview.html", payload, nav="overview", title="Overview")
+
+
+def _by_priority(
+    clusters: list[dict[str, Any]], ranked: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """Clusters in the priority model's order when it has ranked them, else by size."""
+    if not ranked:
+        return clusters
+    items = ranked["items"]
+    for cluster in clusters:
+        prio = items.get(cluster["cluster_id"])
+        cluster["quadrant"] = prio["quadrant"] if prio else None
+    return sorted(clusters, key=lambda c: items.get(c["cluster_id"], {}).get("rank") or 10**9)
 
 
 # ---------------------------------------------------------------------- the seed's questions
@@ -663,35 +675,49 @@ def _patterns(store: Store) -> dict[str, Any]:
     sources.cluster_examples(store, clusters)
     stats = sources.cluster_stats(store, [c["cluster_id"] for c in clusters])
     ranked = sources.priorities(store)
-    by_id = {str(r.get("cluster_id")): r for r in ranked or []}
+    items = ranked["items"] if ranked else {}
     total = sum(int(c["size"] or 0) for c in clusters) or 1
     for cluster in clusters:
         extra = stats.get(cluster["cluster_id"], {})
         cluster["trend"] = extra.get("trend", [])
-        prio = by_id.get(cluster["cluster_id"])
+        prio = items.get(cluster["cluster_id"])
         if prio is not None:
-            cluster["frequency"] = prio.get("frequency")
-            cluster["severity"] = prio.get("severity")
-            cluster["quadrant"] = prio.get("quadrant")
-            cluster["priority_source"] = "priority"
+            cluster.update(
+                frequency=prio["frequency"],
+                severity=prio["severity"],
+                quadrant=prio["quadrant"],
+                rank=prio["rank"],
+                priority_source="priority",
+            )
         else:
-            cluster["frequency"] = int(cluster["size"] or 0) / total
-            cluster["severity"] = extra.get("severity")
-            cluster["quadrant"] = _quadrant(cluster["frequency"], cluster["severity"])
-            cluster["priority_source"] = "dashboard"
-    clusters.sort(key=lambda c: -((c["frequency"] or 0) * (c["severity"] or 0)))
-    return {"clusters": clusters}
+            frequency = int(cluster["size"] or 0) / total
+            cluster.update(
+                frequency=frequency,
+                severity=extra.get("severity"),
+                quadrant=_quadrant(frequency, extra.get("severity")),
+                rank=None,
+                priority_source="dashboard",
+            )
+    clusters.sort(
+        key=lambda c: (
+            c["rank"] if c["rank"] is not None else 10**9,
+            -((c["frequency"] or 0) * (c["severity"] or 0)),
+        )
+    )
+    splits = ranked["splits"] if ranked else sources.FALLBACK_SPLITS
+    return {"clusters": clusters, "splits": splits}
 
 
 def _quadrant(frequency: float | None, severity: float | None) -> str | None:
     if frequency is None or severity is None:
         return None
-    frequent, severe = frequency >= 0.1, severity >= 0.3
+    frequent_at, severe_at = sources.FALLBACK_SPLITS
+    frequent, severe = frequency >= frequent_at, severity >= severe_at
     return {
-        (True, True): "fix next",
-        (False, True): "rare but severe",
-        (True, False): "batch into maintenance",
-        (False, False): "watch",
+        (True, True): "next sprint",
+        (False, True): "address promptly",
+        (True, False): "batch into prompt maintenance",
+        (False, False): "monitor",
     }[(frequent, severe)]
 
 
@@ -715,6 +741,7 @@ async def patterns(request: Request) -> Response:
         "pending": _pending(found),
         "clusters": clusters,
         "points": points,
+        "splits": sources.FALLBACK_SPLITS if found is PENDING else found["splits"],
         "triage_choices": sources.TRIAGE_CHOICES,
     }
     return respond(request, "patterns.html", payload, nav="patterns", title="Failure patterns")

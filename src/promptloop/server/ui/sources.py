@@ -238,20 +238,43 @@ def cluster_stats(
     return out
 
 
-def priorities(store: Store) -> list[dict[str, Any]] | None:
-    """The priority module's frequency x severity rows, when it is installed."""
+# Where the quadrant chart splits when the dashboard ranks by itself: a pattern is frequent
+# from a tenth of clustered failures, severe from 30% of its interactions flagged negative.
+FALLBACK_SPLITS = (0.1, 0.3)
+
+
+def priorities(store: Store) -> dict[str, Any] | None:
+    """The priority model's ranking, when ``promptloop.analytics.priority`` is installed.
+
+    ``{"splits": (frequent_share, severe_at), "items": {cluster_id: {frequency, severity,
+    quadrant, action, rank}}}``; None when the module is absent or cannot rank these rows
+    (then the dashboard ranks by its own stand-in).
+    """
     priority = _module("promptloop.analytics.priority")
-    if priority is None:
+    if priority is None or not callable(getattr(priority, "priorities", None)):
         return None
-    for name in ("priorities", "list_priorities", "rank"):
-        fn = getattr(priority, name, None)
-        if callable(fn):
-            try:
-                rows = fn(store)
-            except TypeError:
-                continue
-            return list(rows.get("items", [])) if isinstance(rows, dict) else list(rows)
-    return None
+    fn = priority.priorities
+    try:
+        ranked = list(fn(store))
+        settings = priority.PrioritySettings() if hasattr(priority, "PrioritySettings") else None
+        items = {}
+        for position, item in enumerate(ranked, start=1):
+            frequency, severity = item.get("frequency"), item.get("severity")
+            share = frequency.get("share") if isinstance(frequency, dict) else frequency
+            items[str(item["cluster_id"])] = {
+                "frequency": share.get("rate") if isinstance(share, dict) else share,
+                "severity": severity.get("score") if isinstance(severity, dict) else severity,
+                "quadrant": item.get("action") or item.get("quadrant"),
+                "rank": item.get("rank", position),
+            }
+    except Exception:  # a module in flux must not take the page down: rank by ourselves
+        return None
+    splits = (
+        (float(settings.frequent_share), float(settings.severe_at))
+        if settings is not None
+        else FALLBACK_SPLITS
+    )
+    return {"splits": splits, "items": items}
 
 
 def triage(
@@ -265,7 +288,9 @@ def triage(
         try:
             fn(store, cluster_id, decision, by=by, note=note)
             return get_cluster(store, cluster_id)
-        except TypeError:
+        except (NotFoundError, ValueError):
+            raise
+        except Exception:  # a module in flux: write the columns ourselves
             pass
     get_cluster(store, cluster_id)
     store.execute(

@@ -157,10 +157,12 @@
       ctx.beginPath(); ctx.moveTo(area.left, py); ctx.lineTo(area.right, py); ctx.stroke();
       ctx.fillStyle = css("--muted");
       ctx.font = "12px system-ui, sans-serif";
-      ctx.fillText("rare but severe", area.left + 6, area.top + 14);
-      ctx.fillText("fix next", area.right - 60, area.top + 14);
-      ctx.fillText("watch", area.left + 6, area.bottom - 6);
-      ctx.fillText("batch into maintenance", area.right - 150, area.bottom - 6);
+      ctx.fillText("rare & severe: address promptly", area.left + 6, area.top + 14);
+      ctx.textAlign = "right";
+      ctx.fillText("frequent & severe: next sprint", area.right - 6, area.top + 14);
+      ctx.fillText("frequent & mild: batch into prompt maintenance", area.right - 6, area.bottom - 6);
+      ctx.textAlign = "left";
+      ctx.fillText("rare & mild: monitor", area.left + 6, area.bottom - 6);
       ctx.restore();
     },
     afterDatasetsDraw: function (chart) {
@@ -206,7 +208,7 @@
       var colors = palette();
       var options = baseOptions();
       var widest = Math.max.apply(null, spec.points.map(function (p) { return p.x || 0; }).concat([spec.xSplit]));
-      options.scales.x = { type: "linear", min: 0, max: Math.min(1, widest * 1.6), title: { display: true, text: "frequency (share of failures)", color: css("--muted") },
+      options.scales.x = { type: "linear", min: 0, max: Math.min(1, widest * 1.6), title: { display: true, text: "frequency", color: css("--muted") },
         ticks: { color: css("--muted"), callback: function (v) { return pct(v); } }, grid: { color: css("--grid") } };
       options.scales.y = { min: 0, max: 1, title: { display: true, text: "severity", color: css("--muted") },
         ticks: { color: css("--muted"), callback: function (v) { return pct(v); } }, grid: { color: css("--grid") } };
