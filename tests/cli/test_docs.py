@@ -1,7 +1,8 @@
 """docs/cli.md is the CLI reference: every example in it runs, every command and option is in it.
 
 Examples are the ``$ promptloop ...`` lines of its ``console`` blocks. Each runs in a fresh
-directory whose default store holds the test dataset; the collector URLs and the PostgreSQL
+directory whose default store holds the test dataset (with its prompt changelog), next to a
+git work tree ``prompts/`` of prompt files, as ``$USER`` dana; the collector URLs and the PostgreSQL
 URL the docs use are pointed at real ones started by the tests; ``serve`` gets everything
 but the listening socket, and the demo generator is the fake with its API. An example ending
 in ``# exits N`` must exit with N, and an ``error:`` line under it is the exact message.
@@ -23,7 +24,7 @@ import typer
 from promptloop.cli import serve as serve_module
 from promptloop.cli.main import app
 from promptloop.store import open_store
-from tests.cli.conftest import FakeDemo, build_dataset, cli, fill
+from tests.cli.conftest import FakeDemo, build_dataset, cli, fill, prompt_repo
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 COLLECTOR = "http://127.0.0.1:8321"
@@ -67,6 +68,7 @@ def docs_world(
     """A working directory whose default store holds the dataset; no sockets for serve."""
     monkeypatch.chdir(tmp_path)
     fill(open_store("duckdb:///.promptloop/promptloop.duckdb"), build_dataset()).close()
+    prompt_repo(tmp_path / "prompts")
     monkeypatch.setattr(serve_module, "run_server", lambda app, host, port: None)
     yield tmp_path
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,15 @@ import pytest
 from promptloop.cli import _backend
 from promptloop.prompts import PromptRegistry
 from promptloop.store import Store, open_store
-from tests.cli.conftest import PROMPT, Dataset, cli, fill, prompt_repo, running_collector
+from tests.cli.conftest import (
+    PROMPT,
+    Dataset,
+    cli,
+    fill,
+    git,
+    prompt_repo,
+    running_collector,
+)
 from tests.cli.test_remote import _without, closed_port
 
 
@@ -97,8 +106,9 @@ def test_sync_over_http_sends_each_commit(served: tuple[str, Store], tmp_path: P
         ("1.0.0", "Dana", "git"),
         ("1.1.0", "Eve", "git"),
     ]
-    assert summarizer[1].created_at.isoformat() == "2026-10-01T09:01:00+00:00"  # commit time
-    assert summarizer[1].commit_sha
+    sha, when = git(repo, "log", "-1", "--format=%H %aI", "--", "summarizer.txt").split()
+    assert summarizer[1].commit_sha == sha
+    assert summarizer[1].created_at == datetime.fromisoformat(when)  # the commit's time
     support = PromptRegistry(store).get(PROMPT, "1.3.0")  # after the dataset's 1.2.0
     assert support.rationale == "Never promise refunds; add the email reply prompt"
     assert remote_json(url, "prompts", "sync", str(repo))["created"] == 0

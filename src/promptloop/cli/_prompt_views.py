@@ -159,9 +159,8 @@ def changelog(entries: Iterable[dict[str, Any]]) -> Group:
     parts: list[RenderableType] = []
     for entry in entries:
         if entry.get("kind") == "deployment":
-            line = deployment_line(entry)
-            line.append(f"  ({out.when(entry.get('timestamp')).plain})", style="dim")
-            parts += [line, Text("")]
+            stamp = Text(f"Date:   {out.when(entry.get('timestamp')).plain}", style="dim")
+            parts += [deployment_line(entry), stamp, Text("")]
         else:
             parts += _version_entry(entry)
     return Group(*parts)
@@ -187,21 +186,25 @@ def _version_entry(entry: dict[str, Any]) -> list[RenderableType]:
 
 
 # -- deployments and unregistered versions --------------------------------------------------
-def deployments_table(items: list[dict[str, Any]]) -> Table:
-    table = Table()
-    for name in ("time", "prompt", "label", "action", "from", "to", "actor", "reason"):
-        table.add_column(name, no_wrap=name in ("time", "from", "to"))
+def deployments_table(items: list[dict[str, Any]], *, with_prompt: bool = True) -> Table:
+    """One row per label move; the reason takes what width is left."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    names = ["time", "prompt", "label", "action", "from", "to", "actor"]
+    for name in names if with_prompt else [n for n in names if n != "prompt"]:
+        table.add_column(name, no_wrap=True)
+    table.add_column("reason", ratio=1)
     for item in items:
-        table.add_row(
-            out.when(item.get("timestamp")),
+        cells = [
+            out.when(item.get("timestamp"), seconds=False),
             out.text(item.get("prompt_name")),
             out.text(item.get("label")),
             out.text(item.get("action")),
             out.text(item.get("from_version")),
             out.text(item.get("to_version")),
             out.text(item.get("actor")),
-            out.text(item.get("reason"), limit=60),
-        )
+            out.text(item.get("reason")),
+        ]
+        table.add_row(*(cells if with_prompt else [cells[0], *cells[2:]]))
     return table
 
 
@@ -223,9 +226,9 @@ def unregistered_table(items: list[dict[str, Any]]) -> Table:
 
 # -- sync -----------------------------------------------------------------------------------
 def sync_table(items: list[dict[str, Any]]) -> Table:
-    """Per file: the versions this sync created, the ones already registered, the latest."""
+    """Per file: versions this sync created, versions already there, the working copy's."""
     table = Table()
-    for name in ("file", "prompt", "created", "existing", "latest"):
+    for name in ("file", "prompt", "created", "existing", "working copy"):
         table.add_column(name, justify="right" if name == "existing" else "left")
     by_file: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for item in items:

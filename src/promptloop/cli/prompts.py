@@ -324,7 +324,8 @@ def deployments(
         out.print_json(found)
         return
     title = f"{len(found['items'])} deployments" + (f" of {name}" if name else "")
-    out.console().print(out.titled(title, views.deployments_table(found["items"])))
+    table = views.deployments_table(found["items"], with_prompt=name is None)
+    out.console().print(out.titled(title, table))
 
 
 @app.command("unregistered")
