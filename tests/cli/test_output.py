@@ -20,7 +20,18 @@ _COLOUR = re.compile(r"\x1b\[[0-9;]*(?:3[0-7]|38;[0-9;]+|9[0-7])m")
 
 @pytest.mark.parametrize(
     "group",
-    [[], ["interactions"], ["query"], ["demo"], ["serve"], ["stats"], ["migrate"], ["sql"]],
+    [
+        [],
+        ["interactions"],
+        ["query"],
+        ["prompts"],
+        ["signals"],
+        ["demo"],
+        ["serve"],
+        ["stats"],
+        ["migrate"],
+        ["sql"],
+    ],
 )
 def test_every_group_has_help(group: list[str]) -> None:
     result = cli([*group, "--help"])

@@ -354,6 +354,7 @@ BAD_INPUTS = [
     ("push {file} --name 'has space'", "--name: 'has space': prompt name must be"),
     ("push {empty}", "FILE: template must not be empty"),
     ("push {broken}", "FILE: {broken}: front matter opened with '---' is never closed"),
+    ("push {versioned}", "FILE: front matter version: version must be MAJOR.MINOR.PATCH"),
     ("show support-assistant --version 1.0.0 --label production", "--version: give --version or"),
     ("show support-assistant --label 'no good'", "--label: 'no good': label must be"),
     ("diff support-assistant 1.0 1.1.0", "V1: version must be MAJOR.MINOR.PATCH"),
@@ -378,10 +379,12 @@ def test_bad_input_exits_2_naming_the_option(
         "{empty}": tmp_path / "empty.txt",
         "{broken}": tmp_path / "broken.md",
         "{badname}": tmp_path / "badname",
+        "{versioned}": tmp_path / "versioned.md",
     }
     paths["{file}"].write_text("Hello {{name}}.\n", encoding="utf-8")
     paths["{empty}"].write_text("  \n", encoding="utf-8")
     paths["{broken}"].write_text("---\nmodel: m\nHello\n", encoding="utf-8")
+    paths["{versioned}"].write_text("---\nversion: 1.0\n---\nHi.\n", encoding="utf-8")
     paths["{badname}"].mkdir()
     (paths["{badname}"] / "bad name.txt").write_text("Hi.\n", encoding="utf-8")
 

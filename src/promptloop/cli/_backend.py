@@ -63,7 +63,7 @@ def target_of(ctx: typer.Context) -> Target:
 
 
 class Backend(Protocol):
-    """The read side of the collector's API, as the CLI uses it."""
+    """The collector's API as the CLI uses it: reads, registry writes, the signal job."""
 
     where: str
 

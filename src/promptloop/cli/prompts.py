@@ -154,7 +154,7 @@ def push(
         "failure_mode": failure_mode or parsed.failure_mode,
         "evidence": [*parsed.evidence, *parse_evidence(evidence)],
         "author": author or parsed.author or default_user(),
-        "version": check_version("--version", version or (None if bump else parsed.version)),
+        "version": _version_of(version, bump, parsed),
         "bump": check_bump(bump) or "minor",
         "source": "cli",
     }
@@ -164,6 +164,18 @@ def push(
         out.print_json(found)
         return
     out.console().print(views.registered(found), soft_wrap=True)
+
+
+def _version_of(version: str | None, bump: str | None, parsed: PromptFile) -> str | None:
+    """``--version``, else (without ``--bump``) the file's ``version``, else none: bump."""
+    if version is not None:
+        return check_version("--version", version)
+    if bump is None and parsed.version is not None:
+        try:
+            return check_version("--version", parsed.version)
+        except CliError as exc:
+            raise usage_error("FILE", f"front matter {exc.message.removeprefix('--')}") from None
+    return None
 
 
 def _read_prompt_file(path: Path) -> PromptFile:
