@@ -38,7 +38,13 @@ from promptloop.cli._options import (
 )
 from promptloop.core.prompts import PromptVersion
 from promptloop.exceptions import PromptloopError
-from promptloop.prompts.files import PromptFile, Register, parse_prompt_file, sync_directory
+from promptloop.prompts.files import (
+    PromptFile,
+    Register,
+    SyncResult,
+    parse_prompt_file,
+    sync_directory,
+)
 
 app = typer.Typer(
     help="The prompt registry: versions with their reasons, labels, deployments.",
@@ -418,7 +424,7 @@ def _sync(
     author: str | None,
     use_git: bool,
     advance: Callable[[str], None],
-) -> list[Any]:
+) -> list[SyncResult]:
     register = _registrar(backend, advance)
     try:
         return sync_directory(
