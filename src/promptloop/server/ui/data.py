@@ -55,39 +55,52 @@ def _flag_columns(names: tuple[str, ...] = FLAGS) -> str:
 # ---------------------------------------------------------------------- overview
 
 
-def headline(store: Store, *, days: int, now: datetime | None = None) -> list[dict[str, Any]]:
-    """Per feature: each headline rate with its Wilson interval and a daily series."""
-    now = as_utc(now or utcnow())
-    since = (now - timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
-    sums = ", ".join(f"sum(coalesce(s.{name}, 0)) AS {name}" for name in FLAGS)
-    rows = store.fetch_all(
+def _daily_flags(
+    store: Store,
+    group: str,
+    since: datetime,
+    until: datetime,
+    names: tuple[str, ...],
+    extra: tuple[str, dict[str, Any]] = ("TRUE", {}),
+) -> list[dict[str, Any]]:
+    """Per ``l.<group>`` and day: interactions, and how many had each flag in ``names``."""
+    sums = ", ".join(f"sum(coalesce(s.{name}, 0)) AS {name}" for name in names)
+    condition, params = extra
+    return store.fetch_all(
         f"""
         WITH scoped AS (
-            SELECT l.interaction_id, l.feature, date_trunc('day', l.timestamp) AS bucket
+            SELECT l.interaction_id, l.{group} AS grp, date_trunc('day', l.timestamp) AS bucket
             FROM llm_interaction_logs l
-            WHERE l.timestamp >= :since AND l.timestamp < :until
+            WHERE l.timestamp >= :since AND l.timestamp < :until AND {condition}
         ),
         signals AS (
-            SELECT f.interaction_id, {_flag_columns()}
+            SELECT f.interaction_id, {_flag_columns(names)}
             FROM feedback_events f
             WHERE f.timestamp >= :fsince
               AND f.interaction_id IN (SELECT interaction_id FROM scoped)
             GROUP BY f.interaction_id
         )
-        SELECT l.feature, l.bucket, count(*) AS interactions, {sums}
+        SELECT l.grp, l.bucket, count(*) AS interactions, {sums}
         FROM scoped l LEFT JOIN signals s ON s.interaction_id = l.interaction_id
-        GROUP BY l.feature, l.bucket
-        ORDER BY l.feature NULLS LAST, l.bucket
+        GROUP BY l.grp, l.bucket
+        ORDER BY l.grp NULLS LAST, l.bucket
         """,
-        {"since": since, "until": now + timedelta(minutes=1), "fsince": since - FEEDBACK_SKEW},
+        {**params, "since": since, "until": until, "fsince": since - FEEDBACK_SKEW},
     )
+
+
+def headline(store: Store, *, days: int, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Per feature: each headline rate with its Wilson interval and a daily series."""
+    now = as_utc(now or utcnow())
+    since = (now - timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
+    rows = _daily_flags(store, "feature", since, now + timedelta(minutes=1), FLAGS)
     features: dict[str, dict[str, Any]] = {}
     for row in rows:
-        name = row["feature"] or "(no feature)"
+        name = row["grp"] or "(no feature)"
         entry = features.setdefault(
             name,
             {
-                "feature": row["feature"],
+                "feature": row["grp"],
                 "label": name,
                 "interactions": 0,
                 "series": [],
@@ -111,6 +124,31 @@ def headline(store: Store, *, days: int, now: datetime | None = None) -> list[di
         out.append(entry)
     out.sort(key=lambda e: -e["interactions"])
     return out
+
+
+SERIES_RATES = tuple(RATES)
+
+
+def version_series(
+    store: Store, prompt_name: str, *, since: datetime, now: datetime | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Per version of a prompt: each day's interactions and rates (no intervals: a chart)."""
+    until = as_utc(now or utcnow()) + timedelta(minutes=1)
+    rows = _daily_flags(
+        store,
+        "prompt_version",
+        as_utc(since),
+        until,
+        SERIES_RATES,
+        ("l.prompt_name = :prompt_name", {"prompt_name": prompt_name}),
+    )
+    lines: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        n = int(row["interactions"])
+        point: dict[str, Any] = {"t": row["bucket"], "n": n}
+        point.update({name: int(row[name] or 0) / n if n else None for name in SERIES_RATES})
+        lines.setdefault(str(row["grp"]), []).append(point)
+    return lines
 
 
 def active_versions(

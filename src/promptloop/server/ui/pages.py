@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from promptloop.analytics import queries
 from promptloop.analytics.compare import compare
-from promptloop.analytics.metrics import ALL_RATES, Slicing, rate_metrics
+from promptloop.analytics.metrics import Slicing, rate_metrics
 from promptloop.analytics.queries import InteractionFilter
 from promptloop.core.enums import FeedbackSource, FeedbackType
 from promptloop.core.records import as_utc
@@ -380,16 +380,7 @@ def _prompt_metrics(store: Store, name: str, days: int) -> dict[str, Any]:
     since = datetime.now(UTC) - timedelta(days=days)
     scope = InteractionFilter(prompt_name=name, since=since)
     versions = rate_metrics(store, scope, Slicing(by=("feature", "prompt_version")))
-    series = rate_metrics(store, scope, Slicing(by=("prompt_version",), bucket="day"))
-    lines: dict[str, list[dict[str, Any]]] = {}
-    for row in series:
-        lines.setdefault(str(row["prompt_version"]), []).append(
-            {
-                "t": row["bucket"],
-                "n": row["interactions"],
-                **{rate: row["rates"][rate]["rate"] for rate in ALL_RATES},
-            }
-        )
+    lines = data.version_series(store, name, since=since)
     comparisons = []
     for feature in sorted({str(v["feature"]) for v in versions if v["feature"]}):
         wanted = [str(v["prompt_version"]) for v in versions if v["feature"] == feature]
@@ -434,7 +425,7 @@ async def prompt_detail(
     if request.url.path.endswith(".json") and name.endswith(".json"):
         name = name[: -len(".json")]
     days = min(max(days, 1), 3650)
-    if rate not in ALL_RATES:
+    if rate not in data.SERIES_RATES:
         rate = "regeneration"
     store = store_of(request)
     registry = await run_in_threadpool(_prompt_registry, store, name)
@@ -459,7 +450,7 @@ async def prompt_detail(
         "markers": markers,
         "days": days,
         "rate": rate,
-        "rates": ALL_RATES,
+        "rates": data.SERIES_RATES,
         "pending": _pending(metrics),
         "metrics": _or_none(metrics),
         **registry,
