@@ -133,10 +133,12 @@ class Stream:
             np.diff(at),
             np.diff(self.cum[at]),
         )
-        b0, b1 = self.index(np.array([start - settings.baseline.total_seconds(), start]))
+        # the baseline ends at the hour the window starts in, as in check()
+        end = math.floor(start / 3600) * 3600
+        b0, b1 = self.index(np.array([end - settings.baseline.total_seconds(), end]))
         baseline = Baseline(
-            counts.start - settings.baseline,
-            counts.start,
+            SIM_EPOCH + timedelta(seconds=end) - settings.baseline,
+            SIM_EPOCH + timedelta(seconds=end),
             int(b1 - b0),
             int(self.cum[b1] - self.cum[b0]),
         )

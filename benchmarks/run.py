@@ -435,6 +435,13 @@ def alert_targets(alerts: dict[str, Any]) -> list[tuple[str, Any, str, float, st
             ALERT_TARGET_CHECK_MS,
             "ms",
         ),
+        (
+            "alert_check_duckdb_feedback_in_arrival_order_median_ms",
+            (alerts.get("check_duckdb_feedback_in_arrival_order_ms") or {}).get("median_ms"),
+            "<=",
+            ALERT_TARGET_CHECK_MS,
+            "ms",
+        ),
     ]
 
 

@@ -31,6 +31,7 @@ from promptloop.analytics.alerts.detector import (
     Counts,
     Design,
     Excursion,
+    aligned,
     bucket_index,
     design_for,
     detect,
@@ -71,20 +72,34 @@ class CheckReport:
         }
 
 
+BASELINE_STEP = timedelta(hours=1)
+
+
 @dataclass(frozen=True)
 class Windows:
-    """The time windows of one rule's check, all derived from ``now``."""
+    """The time windows of one rule's check, all derived from ``now``.
+
+    The baseline ends at the hour the monitored window starts in (so it moves once an hour
+    and can be kept between checks); its signals count if recorded within ``window`` after
+    it ends, which is before the cutoff.
+    """
 
     now: datetime
     cutoff: datetime  # interactions younger than the rule's settle time are not judged
     monitor_start: datetime
     baseline_start: datetime
+    baseline_end: datetime
 
     @classmethod
     def of(cls, now: datetime, rule: AlertRule, settings: AlertSettings) -> Windows:
         cutoff = now - rule.settle_for
         monitor_start = cutoff - settings.window
-        return cls(now, cutoff, monitor_start, monitor_start - settings.baseline)
+        baseline_end = aligned(monitor_start, BASELINE_STEP)
+        return cls(now, cutoff, monitor_start, baseline_end - settings.baseline, baseline_end)
+
+    @property
+    def baseline_recorded_before(self) -> datetime:
+        return self.baseline_end + (self.cutoff - self.monitor_start)
 
 
 @dataclass(frozen=True)
@@ -109,17 +124,23 @@ def check(
     for (metric, _), group in groupby(sorted(settings.rules, key=_group_key), key=_group_key):
         rules = list(group)
         windows = Windows.of(now, rules[0], settings)
-        rows = db.count_rows(
+        rows = db.window_rows(
             store,
             metric,
-            baseline_start=windows.baseline_start,
-            monitor_start=windows.monitor_start,
+            start=windows.monitor_start,
             cutoff=windows.cutoff,
             now=now,
             bucket_seconds=int(settings.bucket.total_seconds()),
         )
+        base_rows = db.baseline_rows(
+            store,
+            metric,
+            start=windows.baseline_start,
+            end=windows.baseline_end,
+            recorded_before=windows.baseline_recorded_before,
+        )
         for rule in rules:
-            streams = build_streams(rows, rule, windows, settings.bucket)
+            streams = build_streams(base_rows, rows, rule, windows, settings.bucket)
             _check_rule(store, rule, streams, live, windows, settings, report)
     report.duration_ms = (time.perf_counter() - started) * 1000
     return report
@@ -131,31 +152,35 @@ def _group_key(rule: AlertRule) -> tuple[str, timedelta]:
 
 # -- counts -> streams -------------------------------------------------------------------
 def build_streams(
-    rows: list[dict[str, Any]], rule: AlertRule, windows: Windows, bucket: timedelta
+    base_rows: list[dict[str, Any]],
+    rows: list[dict[str, Any]],
+    rule: AlertRule,
+    windows: Windows,
+    bucket: timedelta,
 ) -> dict[StreamKey, Stream]:
     """Baseline totals and dense per-bucket counts for each scope value of ``rule``."""
     template = empty_counts(windows.monitor_start, windows.cutoff, bucket)
     first_bucket = bucket_index(template.origin, bucket)
     baseline: dict[StreamKey, list[int]] = defaultdict(lambda: [0, 0])
+    for row in base_rows:
+        key = _key(row, rule)
+        if key is not None:
+            baseline[key][0] += int(row["n"])
+            baseline[key][1] += int(row["x"])
     series: dict[StreamKey, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] = {}
     for row in rows:
         key = _key(row, rule)
         if key is None:
             continue
-        n, x, index = int(row["n"]), int(row["x"]), int(row["bucket"])
-        if index < 0:
-            baseline[key][0] += n
-            baseline[key][1] += x
-            continue
         arrays = series.setdefault(key, (template.n.copy(), template.x.copy()))
-        arrays[0][index - first_bucket] += n
-        arrays[1][index - first_bucket] += x
+        arrays[0][int(row["bucket"]) - first_bucket] += int(row["n"])
+        arrays[1][int(row["bucket"]) - first_bucket] += int(row["x"])
     streams = {}
     for key in baseline.keys() | series.keys():
         n_arr, x_arr = series.get(key, (template.n.copy(), template.x.copy()))
         counts = Counts(template.origin, bucket, template.start, template.end, n_arr, x_arr)
         totals = baseline.get(key, [0, 0])
-        base = Baseline(windows.baseline_start, windows.monitor_start, totals[0], totals[1])
+        base = Baseline(windows.baseline_start, windows.baseline_end, totals[0], totals[1])
         streams[key] = Stream(rule, key, base, counts)
     return streams
 
@@ -204,7 +229,7 @@ def _quiet_stream(
 ) -> Stream:
     """A stream with no interactions at all in the windows (a retired prompt version)."""
     counts = empty_counts(windows.monitor_start, windows.cutoff, settings.bucket)
-    return Stream(rule, key, Baseline(windows.baseline_start, windows.monitor_start, 0, 0), counts)
+    return Stream(rule, key, Baseline(windows.baseline_start, windows.baseline_end, 0, 0), counts)
 
 
 def _detect(

@@ -29,7 +29,6 @@ from scipy.linalg import solve_banded
 from scipy.optimize import brentq
 from scipy.stats import norm
 
-
 FloatArray = npt.NDArray[np.float64]
 
 # The larger of the two steps spans at least this many lattice units (<= 2% rounding).

@@ -6,7 +6,10 @@ parameters, time windows computed in Python, no dialect-specific functions.
 
 from __future__ import annotations
 
+import threading
 import uuid
+import weakref
+from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -55,48 +58,94 @@ _NAMESPACE = uuid.UUID("8d0f7a3c-2b61-4e55-9c1e-5f4a6b3d2e10")
 FEEDBACK_SKEW = timedelta(hours=1)
 
 
-def count_rows(
+_FLAGGED = """
+    WITH flagged AS (
+        SELECT DISTINCT f.interaction_id FROM feedback_events f
+        WHERE {predicate} AND f.timestamp >= :feedback_since AND f.timestamp < :recorded_before
+    )
+"""
+
+
+def window_rows(
     store: Store,
     metric: str,
     *,
-    baseline_start: datetime,
-    monitor_start: datetime,
+    start: datetime,
     cutoff: datetime,
     now: datetime,
     bucket_seconds: int,
 ) -> list[dict[str, Any]]:
     """Interactions and those with the metric's signal, per feature, version and bucket.
 
-    Bucket ``-1`` is the whole baseline ``[baseline_start, monitor_start)``; the others are
-    ``floor(epoch / bucket_seconds)`` within ``[monitor_start, cutoff)``. A signal counts
+    Buckets are ``floor(epoch / bucket_seconds)`` over ``[start, cutoff)``. A signal counts
     only if it was recorded before ``now``, so a check is reproducible for a given ``now``.
     """
-    predicate = RATES[metric][0]
     return store.fetch_all(
-        f"""
-        WITH flagged AS (
-            SELECT DISTINCT f.interaction_id FROM feedback_events f
-            WHERE {predicate} AND f.timestamp >= :feedback_since AND f.timestamp < :now
-        )
+        _FLAGGED.format(predicate=RATES[metric][0])
+        + """
         SELECT l.feature, l.prompt_version,
-               CASE WHEN l.timestamp < :monitor_start THEN -1
-                    ELSE CAST(floor(extract(epoch FROM l.timestamp) / :bucket_seconds) AS BIGINT)
-               END AS bucket,
+               CAST(floor(extract(epoch FROM l.timestamp) / :bucket_seconds) AS BIGINT) AS bucket,
                count(*) AS n, count(g.interaction_id) AS x
         FROM llm_interaction_logs l
         LEFT JOIN flagged g ON g.interaction_id = l.interaction_id
-        WHERE l.timestamp >= :baseline_start AND l.timestamp < :cutoff
+        WHERE l.timestamp >= :start AND l.timestamp < :cutoff
         GROUP BY 1, 2, 3
         """,
         {
-            "feedback_since": baseline_start - FEEDBACK_SKEW,
-            "now": now,
-            "monitor_start": monitor_start,
+            "feedback_since": start - FEEDBACK_SKEW,
+            "recorded_before": now,
             "bucket_seconds": bucket_seconds,
-            "baseline_start": baseline_start,
+            "start": start,
             "cutoff": cutoff,
         },
     )
+
+
+# Baselines change once an hour (their window is aligned to the hour), so each process
+# computes one at most once an hour per store and metric: a check then reads one day of
+# traffic instead of eight. Keyed by the store object, so two stores never share entries.
+_BASELINES: weakref.WeakKeyDictionary[Store, OrderedDict[tuple[Any, ...], list[dict[str, Any]]]]
+_BASELINES = weakref.WeakKeyDictionary()
+_BASELINES_LOCK = threading.Lock()
+_BASELINES_PER_STORE = 32
+
+
+def baseline_rows(
+    store: Store, metric: str, *, start: datetime, end: datetime, recorded_before: datetime
+) -> list[dict[str, Any]]:
+    """Interactions in ``[start, end)`` and those with the signal, per feature and version.
+
+    A signal counts if it was recorded before ``recorded_before``: a fixed point after the
+    baseline (not the check's ``now``), so the answer is the same for every check of the
+    hour and can be kept.
+    """
+    key = (metric, start, end, recorded_before)
+    with _BASELINES_LOCK:
+        kept = _BASELINES.setdefault(store, OrderedDict())
+        if key in kept:
+            kept.move_to_end(key)
+            return kept[key]
+    rows = store.fetch_all(
+        _FLAGGED.format(predicate=RATES[metric][0])
+        + """
+        SELECT l.feature, l.prompt_version, count(*) AS n, count(g.interaction_id) AS x
+        FROM llm_interaction_logs l
+        LEFT JOIN flagged g ON g.interaction_id = l.interaction_id
+        WHERE l.timestamp >= :start AND l.timestamp < :end
+        GROUP BY 1, 2
+        """,
+        {
+            "feedback_since": start - FEEDBACK_SKEW,
+            "recorded_before": recorded_before,
+            "start": start,
+            "end": end,
+        },
+    )
+    with _BASELINES_LOCK:
+        kept[key] = rows
+        while len(kept) > _BASELINES_PER_STORE:
+            kept.popitem(last=False)
+    return rows
 
 
 # -- the alerts table --------------------------------------------------------------------
