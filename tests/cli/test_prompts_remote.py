@@ -114,7 +114,6 @@ def test_sync_over_http_sends_each_commit(served: tuple[str, Store], tmp_path: P
     assert remote_json(url, "prompts", "sync", str(repo))["created"] == 0
 
 
-@pytest.mark.xfail(reason="the collector's /v1/prompts/{name}/... routes reject '/' in a name")
 def test_names_with_a_slash_over_http(served: tuple[str, Store], tmp_path: Path) -> None:
     url, _ = served
     remote(url, "prompts", "sync", str(prompt_repo(tmp_path / "prompts")))

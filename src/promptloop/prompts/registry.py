@@ -356,7 +356,9 @@ class PromptRegistry:
             {"kind": "deployment", **d.model_dump(mode="json"), "timestamp": d.timestamp}
             for d in self.deployments(name)
         ]
-        entries.sort(key=lambda entry: entry["timestamp"], reverse=True)
+        # Newest first; at equal times a deployment follows its version, and versions
+        # follow their semantic order (git commits may share a second).
+        entries.sort(key=_history_order, reverse=True)
         for entry in entries:
             entry["timestamp"] = entry["timestamp"].isoformat()
         return entries
@@ -386,10 +388,15 @@ class PromptRegistry:
                    OR (l.prompt_hash IS NULL AND p.prompt_name = l.prompt_name
                        AND p.version = l.prompt_version))
             GROUP BY l.prompt_name, l.prompt_version, l.prompt_hash
-            ORDER BY interactions DESC
+            ORDER BY interactions DESC, l.prompt_name, l.prompt_version, l.prompt_hash
             """,
             params,
         )
+
+
+def _history_order(entry: dict[str, Any]) -> tuple[Any, ...]:
+    number = entry.get("version") or entry.get("to_version") or "0.0.0"
+    return (entry["timestamp"], entry["kind"] == "deployment", SemVer.parse(number))
 
 
 def version_diff(before: PromptVersion, after: PromptVersion) -> str:

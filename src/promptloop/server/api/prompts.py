@@ -90,20 +90,8 @@ async def unregistered(reg: RegistryDep, since: datetime | None = None) -> dict[
     return {"items": await run_in_threadpool(reg.unregistered_versions, since)}
 
 
-@router.get("/prompts/{name}", summary="A prompt's versions (oldest first) and labels")
-async def show_prompt(name: str, reg: RegistryDep) -> dict[str, Any]:
-    versions = await run_in_threadpool(reg.versions, name)
-    if not versions:
-        raise NotFoundError(f"no prompt named {name!r}")
-    return {
-        "prompt_name": name,
-        "labels": await run_in_threadpool(reg.labels, name),
-        "versions": [v.model_dump(mode="json") for v in versions],
-    }
-
-
 @router.get(
-    "/prompts/{name}/resolve",
+    "/prompts/{name:path}/resolve",
     summary="The version a label points at (or a given version, or the latest)",
 )
 async def resolve(
@@ -113,12 +101,12 @@ async def resolve(
     return found.model_dump(mode="json")
 
 
-@router.get("/prompts/{name}/versions/{version}", summary="One version")
+@router.get("/prompts/{name:path}/versions/{version}", summary="One version")
 async def get_version(name: str, version: str, reg: RegistryDep) -> dict[str, Any]:
     return (await run_in_threadpool(reg.get, name, version)).model_dump(mode="json")
 
 
-@router.get("/prompts/{name}/diff", summary="Unified diff of template and settings")
+@router.get("/prompts/{name:path}/diff", summary="Unified diff of template and settings")
 async def diff(
     name: str,
     reg: RegistryDep,
@@ -129,12 +117,16 @@ async def diff(
     return {"prompt_name": name, "from": from_version, "to": to_version, "diff": text}
 
 
-@router.get("/prompts/{name}/log", summary="The changelog: versions and deployments, newest first")
+@router.get(
+    "/prompts/{name:path}/log", summary="The changelog: versions and deployments, newest first"
+)
 async def log(name: str, reg: RegistryDep) -> dict[str, Any]:
     return {"prompt_name": name, "entries": await run_in_threadpool(reg.history, name)}
 
 
-@router.post("/prompts/{name}/labels/{label}", summary="Point a label at a version (a deployment)")
+@router.post(
+    "/prompts/{name:path}/labels/{label}", summary="Point a label at a version (a deployment)"
+)
 async def promote(name: str, label: str, body: LabelRequest, reg: RegistryDep) -> dict[str, Any]:
     deployment = await run_in_threadpool(
         lambda: reg.promote(name, body.version, label=label, actor=body.actor, reason=body.reason)
@@ -142,7 +134,9 @@ async def promote(name: str, label: str, body: LabelRequest, reg: RegistryDep) -
     return deployment.model_dump(mode="json")
 
 
-@router.post("/prompts/{name}/labels/{label}/rollback", summary="Move a label back (a deployment)")
+@router.post(
+    "/prompts/{name:path}/labels/{label}/rollback", summary="Move a label back (a deployment)"
+)
 async def rollback(
     name: str, label: str, body: RollbackRequest, reg: RegistryDep
 ) -> dict[str, Any]:
@@ -152,6 +146,18 @@ async def rollback(
         )
     )
     return deployment.model_dump(mode="json")
+
+
+@router.get("/prompts/{name:path}", summary="A prompt's versions (oldest first) and labels")
+async def show_prompt(name: str, reg: RegistryDep) -> dict[str, Any]:
+    versions = await run_in_threadpool(reg.versions, name)
+    if not versions:
+        raise NotFoundError(f"no prompt named {name!r}")
+    return {
+        "prompt_name": name,
+        "labels": await run_in_threadpool(reg.labels, name),
+        "versions": [v.model_dump(mode="json") for v in versions],
+    }
 
 
 @router.get("/deployments", summary="Deployment events (label moves), oldest first")
