@@ -61,8 +61,12 @@ def prepare(store: Any, end: datetime) -> dict[str, str]:
         " min(timestamp) AS first FROM llm_interaction_logs GROUP BY 1, 2 ORDER BY 4"
     )
     for row in rows:
-        moment = row["first"]
-        registry = PromptRegistry(store, clock=lambda m=moment: m)
+        moment: datetime = row["first"]
+
+        def clock(moment: datetime = moment) -> datetime:
+            return moment
+
+        registry = PromptRegistry(store, clock=clock)
         registry.register(
             row["prompt_name"],
             row["template"] or f"{row['prompt_name']} {row['prompt_version']}",
@@ -113,7 +117,11 @@ def prepare(store: Any, end: datetime) -> dict[str, str]:
     detail = store.fetch_all(
         "SELECT interaction_id FROM feedback_events WHERE feedback_type = 'edit' LIMIT 1"
     )[0]["interaction_id"]
-    return {"detail": detail}
+    prompt = store.fetch_all(
+        "SELECT prompt_name FROM llm_interaction_logs WHERE prompt_name IS NOT NULL"
+        " GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+    )[0]["prompt_name"]
+    return {"detail": detail, "prompt": prompt}
 
 
 def build_copy(source: Path, path: Path, *, arrival_order: bool) -> None:
@@ -192,21 +200,16 @@ def main(argv: list[str] | None = None) -> None:
             data_dir=work / "data",
             signals_interval=0,
             fsync=False,
-            **(
-                {"alerts_interval": 0} if "alerts_interval" in Settings.__dataclass_fields__ else {}
-            ),
+            alerts_interval=0,
         )
         app = create_app(settings, store=store)
-        common = store.fetch_all(
-            "SELECT lower(split_part(user_input, ' ', 3)) AS w FROM llm_interaction_logs"
-            " WHERE user_input IS NOT NULL LIMIT 1"
-        )[0]["w"]
+        common = "the"  # in most inputs and outputs: a page fills from the newest day
         pages = {
             "overview": "/",
             "negative_inputs_14d": "/questions/negative-inputs?days=14",
             "regenerated_inputs": "/questions/regenerated?prompt_version=2.2.0",
             "prompts": "/prompts",
-            "prompt_versions": "/prompts/support_agent",
+            "prompt_versions": f"/prompts/{ids['prompt']}",
             "interactions": "/interactions",
             "interactions_by_feature": "/interactions?feature=summarize&range=7d",
             "interactions_by_feedback_type": "/interactions?feedback_type=thumbs_down",
