@@ -7,7 +7,7 @@
 - Many comparisons at once get Holm's step-down correction (controls the family-wise error
   rate without Bonferroni's loss of power).
 - "How many more interactions?" uses the normal-approximation power analysis for two
-  proportions (Cohen's h), at 80% power and alpha 0.05.
+  proportions on the arcsine scale (Cohen's h), at 80% power and alpha 0.05.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 from scipy.stats import norm
 from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import (
     confint_proportions_2indep,
     proportion_confint,
@@ -105,17 +104,19 @@ def holm(p_values: Sequence[float]) -> list[float]:
     return [float(value) for value in adjusted]
 
 
-def sample_size_per_group(
-    p_a: float, p_b: float, power: float = POWER, alpha: float = ALPHA
-) -> int | None:
-    """Interactions needed in each group to detect ``p_a`` vs ``p_b`` (two-sided)."""
-    if p_a == p_b:
-        return None
+def sample_size_per_group(p_a: float, p_b: float, power: float = POWER, alpha: float = ALPHA
+                          ) -> int | None:
+    """Interactions needed in each group to detect ``p_a`` vs ``p_b`` (two-sided).
+
+    Closed form on the arcsine scale (Cohen's h): Var(2 asin sqrt(p_hat)) ~ 1/n, so two groups
+    of n need n = 2 ((z_(1-alpha/2) + z_power) / h)^2. The same as statsmodels'
+    ``NormalIndPower``, without its root finder (which fails at rates of 0 or 1).
+    """
     effect = abs(float(proportion_effectsize(p_b, p_a)))
-    if effect == 0:
+    if effect == 0 or math.isnan(effect):
         return None
-    n = NormalIndPower().solve_power(effect_size=effect, power=power, alpha=alpha, ratio=1.0)
-    return math.ceil(float(n))
+    z_sum = float(norm.ppf(1 - alpha / 2) + norm.ppf(power))
+    return math.ceil(2 * (z_sum / effect) ** 2)
 
 
 def z_critical(confidence: float = CONFIDENCE) -> float:

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import quote
 
 import httpx
@@ -25,6 +25,8 @@ import typer
 from rich.text import Text
 
 from promptloop.analytics import queries
+from promptloop.analytics.compare import DEFAULT_RATES, compare
+from promptloop.analytics.metrics import ALL_RATES, Slicing, rate_metrics
 from promptloop.analytics.queries import InteractionFilter
 from promptloop.cli._errors import EXIT_USAGE, CliError, usage_error
 from promptloop.cli._output import err_console, jsonable_object, redact_url
@@ -62,6 +64,28 @@ def target_of(ctx: typer.Context) -> Target:
     return found if isinstance(found, Target) else Target()
 
 
+@dataclass(frozen=True)
+class MetricsRequest:
+    by: tuple[str, ...] = ("feature", "prompt_name", "prompt_version")
+    variant_key: str | None = None
+    bucket: Literal["hour", "day", "week"] | None = None
+    days: int | None = None
+
+
+@dataclass(frozen=True)
+class CompareRequest:
+    """The arguments of :func:`promptloop.analytics.compare.compare`, less the store."""
+
+    feature: str
+    versions: list[str] | None = None
+    variant_key: str | None = None
+    baseline: str | None = None
+    rates: tuple[str, ...] = DEFAULT_RATES
+    since: datetime | None = None
+    until: datetime | None = None
+    bound_by_deployments: bool = True
+
+
 class Backend(Protocol):
     """The collector's API as the CLI uses it: reads, registry writes, the signal job."""
 
@@ -88,6 +112,10 @@ class Backend(Protocol):
     ) -> dict[str, Any]: ...
 
     def edit_summary(self, filters: InteractionFilter, *, days: int | None) -> dict[str, Any]: ...
+
+    def metrics(self, filters: InteractionFilter, request: MetricsRequest) -> dict[str, Any]: ...
+
+    def compare(self, request: CompareRequest) -> dict[str, Any]: ...
 
     def stats(self) -> dict[str, Any]: ...
 
@@ -196,6 +224,14 @@ class LocalBackend:
     def edit_summary(self, filters: InteractionFilter, *, days: int | None) -> dict[str, Any]:
         rows = queries.edit_summary(self.store, queries.with_window(filters, days))
         return jsonable_object({"items": rows})
+
+    def metrics(self, filters: InteractionFilter, request: MetricsRequest) -> dict[str, Any]:
+        slicing = Slicing(by=request.by, variant_key=request.variant_key, bucket=request.bucket)
+        rows = rate_metrics(self.store, queries.with_window(filters, request.days), slicing)
+        return jsonable_object({"items": rows, "rates": list(ALL_RATES)})
+
+    def compare(self, request: CompareRequest) -> dict[str, Any]:
+        return jsonable_object(compare(self.store, **asdict(request)))
 
     def stats(self) -> dict[str, Any]:
         counts = self.store.fetch_all(
@@ -394,6 +430,22 @@ class RemoteBackend:
 
     def edit_summary(self, filters: InteractionFilter, *, days: int | None) -> dict[str, Any]:
         return self._get("/v1/queries/edit-summary", {**_filter_params(filters), "days": days})
+
+    def metrics(self, filters: InteractionFilter, request: MetricsRequest) -> dict[str, Any]:
+        params = {
+            **_filter_params(filters),
+            "by": ",".join(request.by),
+            "variant_key": request.variant_key,
+            "bucket": request.bucket,
+            "days": request.days,
+        }
+        return self._get("/v1/metrics", params)
+
+    def compare(self, request: CompareRequest) -> dict[str, Any]:
+        params = {**asdict(request)}
+        params["versions"] = ",".join(request.versions) if request.versions else None
+        params["rates"] = ",".join(request.rates)
+        return self._get("/v1/compare", params)
 
     def stats(self) -> dict[str, Any]:
         return self._get("/v1/stats")

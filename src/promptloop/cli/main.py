@@ -13,6 +13,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from promptloop.cli import admin, alerts, demo, interactions, prompts, query, serve, signals, sql
+from promptloop.cli import metrics as metrics_cli
 from promptloop.cli._backend import Target
 from promptloop.cli._errors import CliError, as_cli_error
 from promptloop.cli._output import err_console
@@ -53,6 +54,8 @@ app.add_typer(signals.app, name="signals")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(demo.app, name="demo")
 app.command("serve")(serve.serve)
+app.command("metrics")(metrics_cli.metrics)
+app.command("compare")(metrics_cli.compare_versions)
 app.command("stats")(admin.stats)
 app.command("migrate")(admin.migrate)
 app.command("sql")(sql.sql)
