@@ -1,0 +1,1 @@
+"""Internals of failure clustering: grouping texts, storing clusters, their statistics."""
