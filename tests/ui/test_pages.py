@@ -67,6 +67,8 @@ def test_assets_are_served_by_the_collector(client: TestClient) -> None:
         assert client.get(source).status_code == 200
     assert "http://" not in html.split("<main>")[0] and "https://" not in html
     assert client.get("/ui/static/vendor/chart.js.LICENSE.md").status_code == 200
+    policy = client.get("/").headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
 
 
 def test_the_api_and_other_routes_still_work(client: TestClient) -> None:

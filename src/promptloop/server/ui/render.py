@@ -19,6 +19,11 @@ from promptloop.server.ui.auth import Session, cookie_kwargs, secret_of
 
 TEMPLATES = Path(__file__).parent / "templates"
 DASH = "\u2013"  # an en dash: "no value"
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; "
+    "base-uri 'self'; form-action 'self'"
+)
 STATIC = Path(__file__).parent / "static"
 
 
@@ -202,6 +207,8 @@ def respond(
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "same-origin"
+    # Everything comes from this collector: the browser refuses anything else.
+    response.headers["Content-Security-Policy"] = CSP
     attach_cookie(request, response)
     return response
 
