@@ -189,7 +189,7 @@ def queries(section: dict[str, Any]) -> str:
                 "runs",
                 "rows",
                 "≤ 200 ms",
-                "PostgreSQL median ms",
+                "PostgreSQL (smaller store) median ms",
                 "p95 ms",
             ],
             rows,

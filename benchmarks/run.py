@@ -277,10 +277,11 @@ def summarize_sdk(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         med["runs"] = len(ok)
         if name.startswith("promptloop"):
             med["created"] = _get(ok[0], "interactions_created")
-            med["delivered_min"] = min((r.get("interactions_stored", 0) for r in ok), default=None)
+            stored = [int(r.get("interactions_stored") or 0) for r in ok]
+            med["delivered_min"] = min(stored) if stored else None
         else:
             med["created"] = _get(ok[0], "spans_created")
-            exported = [r.get("spans_exported") for r in ok if r.get("spans_exported") is not None]
+            exported = [int(r["spans_exported"]) for r in ok if r.get("spans_exported") is not None]
             med["delivered_min"] = min(exported) if exported else None
             med["sdk_info.export"] = _get(ok[0], "sdk_info.export")
             med["versions"] = ok[0].get("versions")

@@ -64,27 +64,6 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def _sdk_api() -> dict[str, Any]:
-    """The public API (``promptloop.init`` ...) when exported; else the SDK modules directly."""
-    import promptloop
-
-    names = ("init", "track", "context", "flush", "shutdown")
-    if all(hasattr(promptloop, name) for name in names):
-        api = {name: getattr(promptloop, name) for name in names}
-        api["_source"] = "promptloop"
-        return api
-    from promptloop.sdk import client, context, track
-
-    return {
-        "init": client.init,
-        "track": track.track,
-        "context": context.context,
-        "flush": client.flush,
-        "shutdown": client.shutdown,
-        "_source": "promptloop.sdk.* (not yet exported from promptloop)",
-    }
-
-
 def _active_call() -> Callable[[], Any]:
     """How the decorated function reaches its call object to set model and token counts.
 
@@ -103,25 +82,29 @@ def _active_call() -> Callable[[], Any]:
 
 
 def setup(a: argparse.Namespace, url: str | None, spool: Path) -> tuple[Traced, dict[str, Any]]:
-    api = _sdk_api()
+    """Initialise the SDK; the traced call and a description of the setup."""
+    import promptloop
+
     if a.mode == "disabled":
-        api["init"](enabled=False, hash_key="peerbench")
+        promptloop.init(enabled=False, hash_key="peerbench")
     else:
-        api["init"](
+        promptloop.init(
             url=url,
             api_key=None,
             hash_key="peerbench",
             max_queue=a.max_queue,
             spool_dir=str(spool),
         )
-    track, context = api["track"], api["context"]
+    context = promptloop.context
     current = _active_call()
     fake_llm = W.fake_llm
 
     def make(version: str) -> Callable[[str, dict[str, Any]], str]:
-        @track(feature=C.FEATURE, prompt_version=version, system_prompt=W.PROMPT_TEMPLATE)
+        @promptloop.track(
+            feature=C.FEATURE, prompt_version=version, system_prompt=W.PROMPT_TEMPLATE
+        )
         def answer(prompt: str, rec: dict[str, Any]) -> str:
-            out = fake_llm(prompt)
+            out: str = fake_llm(prompt)
             call = current()
             # what the provider wrappers (wrap_openai / wrap_anthropic) do with a response
             call.model = rec["model"]
@@ -138,7 +121,7 @@ def setup(a: argparse.Namespace, url: str | None, spool: Path) -> tuple[Traced, 
             return by_version[rec["prompt_template_version"]](prompt, rec)
 
     info = {
-        "api": api["_source"],
+        "api": "promptloop (public API)",
         "export": (
             "init(enabled=False): decorator and context run, nothing recorded"
             if a.mode == "disabled"
@@ -148,7 +131,7 @@ def setup(a: argparse.Namespace, url: str | None, spool: Path) -> tuple[Traced, 
         "max_queue": None if a.mode == "disabled" else a.max_queue,
         "batch_size": 500,
     }
-    return traced, {"api": api, "info": info}
+    return traced, info
 
 
 def time_loop(
@@ -184,6 +167,9 @@ def stored_interactions(
 
 
 def main(argv: list[str] | None = None) -> None:
+    import promptloop
+    from promptloop.sdk.client import current_client
+
     a = parse(argv)
     n, warm = a.n, a.warmup
     total = n + warm
@@ -215,10 +201,9 @@ def main(argv: list[str] | None = None) -> None:
             result["collector_start_seconds"] = round(time.perf_counter() - t0, 3)
             url = collector.url
         t0 = time.perf_counter()
-        traced, ctx = setup(a, url, tmp / "spool")
-        api = ctx["api"]
+        traced, info = setup(a, url, tmp / "spool")
         result["setup_seconds"] = round(time.perf_counter() - t0, 4)
-        result["sdk_info"] = ctx["info"]
+        result["sdk_info"] = info
 
         C.log(f"promptloop {a.mode}: warm-up {warm}, then {n} bare / traced / bare calls")
         time_loop(bare, prompts, recs, warm)
@@ -230,13 +215,11 @@ def main(argv: list[str] | None = None) -> None:
         bare2, _ = time_loop(bare, prompts[warm:], recs[warm:], n)
 
         t0 = time.perf_counter()
-        api["flush"]()
+        promptloop.flush()
         result["flush_seconds"] = round(time.perf_counter() - t0, 4)
-        from promptloop.sdk.client import current_client
-
         client_stats = dict(current_client().stats())
         t0 = time.perf_counter()
-        api["shutdown"]()
+        promptloop.shutdown()
         result["shutdown_seconds"] = round(time.perf_counter() - t0, 4)
         result["sdk_stats"] = client_stats
 
@@ -262,7 +245,8 @@ def main(argv: list[str] | None = None) -> None:
             assert url is not None and collector is not None
             result["interactions_created"] = total
             # wait for what the SDK delivered (a full queue drops events by design)
-            stored, stats = stored_interactions(url, int(client_stats.get("sent", total)))
+            sent = client_stats.get("sent", total)
+            stored, stats = stored_interactions(url, sent if isinstance(sent, int) else total)
             result["interactions_stored"] = stored
             result["interactions_dropped"] = total - stored
             result["collector_ingest"] = stats.get("ingest")
