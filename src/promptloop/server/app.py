@@ -15,6 +15,7 @@ from promptloop.server.api import alerts as alerts_api
 from promptloop.server.api import browser as browser_api
 from promptloop.server.api import ingest as ingest_api
 from promptloop.server.api import metrics as metrics_api
+from promptloop.server.api import patterns as patterns_api
 from promptloop.server.api import prompts as prompts_api
 from promptloop.server.api import query as query_api
 from promptloop.server.api import signals as signals_api
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.include_router(signals_api.router)
     app.include_router(alerts_api.router)
     app.include_router(metrics_api.router)
+    app.include_router(patterns_api.router)
     # The browser path (/v1/feedback/{token}, /widget.js) and, if enabled, the demo chat.
     browser_api.install(app, settings)
     # The dashboard at / (pages, /ui/static assets, login); see docs/dashboard.md.
