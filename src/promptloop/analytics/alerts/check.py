@@ -124,26 +124,34 @@ def check(
     for (metric, _), group in groupby(sorted(settings.rules, key=_group_key), key=_group_key):
         rules = list(group)
         windows = Windows.of(now, rules[0], settings)
-        rows = db.window_rows(
-            store,
-            metric,
-            start=windows.monitor_start,
-            cutoff=windows.cutoff,
-            now=now,
-            bucket_seconds=int(settings.bucket.total_seconds()),
-        )
-        base_rows = db.baseline_rows(
-            store,
-            metric,
-            start=windows.baseline_start,
-            end=windows.baseline_end,
-            recorded_before=windows.baseline_recorded_before,
-        )
+        base_rows, rows = _read(store, metric, windows, settings)
         for rule in rules:
             streams = build_streams(base_rows, rows, rule, windows, settings.bucket)
             _check_rule(store, rule, streams, live, windows, settings, report)
     report.duration_ms = (time.perf_counter() - started) * 1000
     return report
+
+
+def _read(
+    store: Store, metric: str, windows: Windows, settings: AlertSettings
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The baseline totals (kept for the hour) and the monitored window's bucket counts."""
+    base_rows = db.baseline_rows(
+        store,
+        metric,
+        start=windows.baseline_start,
+        end=windows.baseline_end,
+        recorded_before=windows.baseline_recorded_before,
+    )
+    rows = db.window_rows(
+        store,
+        metric,
+        start=windows.monitor_start,
+        cutoff=windows.cutoff,
+        now=windows.now,
+        bucket_seconds=int(settings.bucket.total_seconds()),
+    )
+    return base_rows, rows
 
 
 def _group_key(rule: AlertRule) -> tuple[str, timedelta]:
@@ -298,12 +306,30 @@ def _follow(
     report: CheckReport,
 ) -> None:
     """Update an open alert's evidence with its own (frozen) test, or resolve it."""
-    evidence = dict(alert["evidence"])
-    design = Design(**{k: float(v) for k, v in evidence["design"].items() if k in _DESIGN})
+    design = Design(**{k: float(v) for k, v in alert["evidence"]["design"].items() if k in _DESIGN})
+    changes = _updated(alert, stream, design, windows, settings)
+    resolution = _resolution(alert, stream.counts, design, settings)
+    if resolution is not None:
+        changes["evidence"]["resolution"] = resolution
+        changes.update(status="resolved", resolved_at=windows.now)
+    db.update_alert(store, alert["alert_id"], changes)
+    target = report.resolved if resolution is not None else report.updated
+    target.append(presented({**alert, **changes}))
+
+
+def _updated(
+    alert: dict[str, Any],
+    stream: Stream,
+    design: Design,
+    windows: Windows,
+    settings: AlertSettings,
+) -> dict[str, Any]:
+    """The alert's columns and evidence after re-running its test up to the cutoff."""
     counts = stream.counts
     start = counts.index_at(alert["window_start"])
     path = cusum_path(bucket_llr(counts.n[start:], counts.x[start:], design.p0, design.p1))
     n, events = counts.totals(start)
+    evidence = dict(alert["evidence"])
     evidence.update(_evidence(stream, design, windows, settings, start, path, frozen=evidence))
     evidence["excursion"] = {
         **evidence.get("excursion", {}),
@@ -311,20 +337,13 @@ def _follow(
         "current": float(path[-1]) if len(path) else 0.0,
     }
     evidence["observed"] = _observed(max(alert["window_start"], counts.start), n, events)
-    changes: dict[str, Any] = {
+    return {
         "window_end": windows.cutoff,
         "observed_rate": events / n if n else None,
         "observed_n": n,
         "statistic": evidence["excursion"]["statistic"],
         "evidence": evidence,
     }
-    resolution = _resolution(alert, counts, design, settings)
-    if resolution is not None:
-        evidence["resolution"] = resolution
-        changes.update(status="resolved", resolved_at=windows.now)
-    db.update_alert(store, alert["alert_id"], changes)
-    target = report.resolved if resolution is not None else report.updated
-    target.append(presented({**alert, **changes}))
 
 
 _DESIGN = ("p0", "p1", "h", "arl0")

@@ -117,7 +117,7 @@ class Design:
 @lru_cache(maxsize=4096)
 def _design(p0: float, lift: float, arl0: float) -> Design:
     # Reference rates have two significant digits, so a handful of designs serve every check.
-    p1 = alternative_rate(p0, lift)
+    p1 = round(alternative_rate(p0, lift), 10)  # 0.12735, not 0.12735000000000002
     h = threshold(p0, p1, arl0)
     return Design(p0, p1, h, average_run_length(p0, p0, p1, h))
 
