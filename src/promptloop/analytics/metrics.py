@@ -23,7 +23,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from promptloop.analytics.queries import NEGATIVE_CONDITION, InteractionFilter, _quoted
+from promptloop.analytics.queries import (
+    NEGATIVE_CONDITION,
+    InteractionFilter,
+    _quoted,
+    semi_join,
+)
 from promptloop.analytics.stats import wilson
 from promptloop.core.enums import EXPLICIT_TYPES
 from promptloop.store.base import Store
@@ -117,7 +122,7 @@ def rate_metrics(
         signals AS (
             SELECT f.interaction_id, {_flag_sql()}
             FROM feedback_events f
-            WHERE f.interaction_id IN (SELECT interaction_id FROM scoped)
+            {semi_join(condition)}
             GROUP BY f.interaction_id
         )
         SELECT {key_select}{"," if key_select else ""}

@@ -136,9 +136,19 @@ def list_interactions(
         )
         params.update(cursor_ts=stamp, cursor_id=ident)
     columns = ", ".join(f"l.{name}" for name in LIST_COLUMNS)
+    # Pick the page on the narrow key columns first, then read the wide text columns of
+    # those rows only: a filter matching 300k rows must not read 300k outputs.
     rows = store.fetch_all(
-        f"SELECT {columns} FROM llm_interaction_logs l WHERE {condition} "
-        "ORDER BY l.timestamp DESC, l.interaction_id DESC LIMIT :limit",
+        f"""
+        WITH page AS (
+            SELECT l.interaction_id, l.timestamp FROM llm_interaction_logs l
+            WHERE {condition}
+            ORDER BY l.timestamp DESC, l.interaction_id DESC LIMIT :limit
+        )
+        SELECT {columns} FROM llm_interaction_logs l
+        JOIN page p ON p.interaction_id = l.interaction_id
+        ORDER BY l.timestamp DESC, l.interaction_id DESC
+        """,
         {**params, "limit": limit + 1},
     )
     next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
@@ -193,19 +203,24 @@ def top_negative_inputs(
         feature=feature, prompt_version=prompt_version, since=_window_start(days, now)
     )
     condition, params = filters.where()
+    # The normalised input is computed once per interaction, in the inner query.
     return store.fetch_all(
         f"""
-        SELECT lower(trim(l.user_input)) AS normalized_input,
-               min(l.user_input) AS example_input,
-               count(DISTINCT l.interaction_id) AS interactions,
+        SELECT n.normalized_input,
+               min(n.user_input) AS example_input,
+               count(DISTINCT n.interaction_id) AS interactions,
                count(*) AS negative_events,
-               count(DISTINCT l.prompt_version) AS prompt_versions,
-               max(f.timestamp) AS last_feedback_at
-        FROM llm_interaction_logs l
-        JOIN feedback_events f ON f.interaction_id = l.interaction_id
-        WHERE {condition} AND {NEGATIVE_CONDITION} AND l.user_input IS NOT NULL
-        GROUP BY lower(trim(l.user_input))
-        ORDER BY interactions DESC, negative_events DESC, normalized_input
+               count(DISTINCT n.prompt_version) AS prompt_versions,
+               max(n.feedback_at) AS last_feedback_at
+        FROM (
+            SELECT lower(trim(l.user_input)) AS normalized_input, l.user_input,
+                   l.interaction_id, l.prompt_version, f.timestamp AS feedback_at
+            FROM llm_interaction_logs l
+            JOIN feedback_events f ON f.interaction_id = l.interaction_id
+            WHERE {condition} AND {NEGATIVE_CONDITION} AND l.user_input IS NOT NULL
+        ) n
+        GROUP BY n.normalized_input
+        ORDER BY interactions DESC, negative_events DESC, n.normalized_input
         LIMIT :limit
         """,
         {**params, "limit": limit},
@@ -300,7 +315,7 @@ def version_summary(store: Store, filters: InteractionFilter | None = None) -> l
         signals AS (
             SELECT f.interaction_id, {flag_columns}
             FROM feedback_events f
-            WHERE f.interaction_id IN (SELECT interaction_id FROM scoped)
+            {semi_join(condition)}
             GROUP BY f.interaction_id
         )
         SELECT l.feature, l.prompt_name, l.prompt_version,
@@ -320,6 +335,13 @@ def version_summary(store: Store, filters: InteractionFilter | None = None) -> l
         params,
     )
     return [_with_rates(row) for row in rows]
+
+
+def semi_join(condition: str) -> str:
+    """Restrict feedback to the scoped interactions, unless every interaction is in scope."""
+    if condition == "TRUE":
+        return ""
+    return "WHERE f.interaction_id IN (SELECT interaction_id FROM scoped)"
 
 
 def _with_rates(row: dict[str, Any]) -> dict[str, Any]:

@@ -56,6 +56,22 @@ def _aliases(name: str, *extra: str) -> AliasChoices:
     return AliasChoices(name, _camel(name), *extra)
 
 
+_KNOWN_KEYS: dict[type[BaseModel], frozenset[str]] = {}
+
+
+def _known_keys(model: type[BaseModel]) -> frozenset[str]:
+    """Field names and every accepted alias, computed once per record class (hot path)."""
+    known = _KNOWN_KEYS.get(model)
+    if known is None:
+        names: set[str] = set()
+        for name, info in model.model_fields.items():
+            names.add(name)
+            if isinstance(info.validation_alias, AliasChoices):
+                names.update(str(choice) for choice in info.validation_alias.choices)
+        known = _KNOWN_KEYS[model] = frozenset(names)
+    return known
+
+
 class _Record(BaseModel):
     model_config = ConfigDict(
         populate_by_name=True,
@@ -71,14 +87,10 @@ class _Record(BaseModel):
         # keep those keys in metadata instead of rejecting or silently dropping them.
         if not isinstance(data, dict):
             return data
-        known: set[str] = set()
-        for name, info in cls.model_fields.items():
-            known.add(name)
-            if isinstance(info.validation_alias, AliasChoices):
-                known.update(str(choice) for choice in info.validation_alias.choices)
-        unknown = {key: value for key, value in data.items() if key not in known}
-        if not unknown:
+        known = _known_keys(cls)
+        if known.issuperset(data):
             return data
+        unknown = {key: value for key, value in data.items() if key not in known}
         kept = {key: value for key, value in data.items() if key in known}
         metadata = kept.get("metadata")
         merged = dict(metadata) if isinstance(metadata, dict) else {}

@@ -46,7 +46,9 @@ def new_id() -> str:
     try:
         return _POOL.popleft()
     except IndexError:
-        return _format(os.urandom(16).hex())
+        # A burst outran the sender's refills: take a whole batch now, not one ID per call.
+        _POOL.extend(_batch(_BATCH))
+        return _POOL.popleft()
 
 
 def refill(target: int = _POOL_TARGET) -> None:
