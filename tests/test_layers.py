@@ -19,7 +19,7 @@ ALLOWED: dict[str, set[str]] = {
     "signals": {"core", "store", "exceptions"},
     "analytics": {"core", "store", "prompts", "signals", "exceptions"},
     "sdk": {"core", "exceptions"},
-    "demo": {"core", "store", "exceptions"},
+    "demo": {"core", "store", "prompts", "exceptions"},
     "server": {
         "core",
         "store",

@@ -82,3 +82,17 @@ def test_load_into_a_duckdb_file(tmp_path: Path) -> None:
         assert count(reopened, "llm_interaction_logs") == 800
     finally:
         reopened.close()
+
+
+def test_the_demo_writes_its_prompt_history_into_the_registry(store: Store) -> None:
+    from promptloop.prompts import PromptRegistry
+
+    load_demo(store, interactions=1_500, end=END)
+    load_demo(store, interactions=1_500, end=END)  # a second load writes no second history
+    registry = PromptRegistry(store)
+    assert registry.unregistered_versions() == []
+    summarizer = registry.versions("note_summarizer")
+    assert [v.version for v in summarizer] == ["1.3.0", "1.4.0", "1.4.1"]
+    assert summarizer[1].rationale.startswith("Bullet-only summaries")
+    moves = registry.deployments("note_summarizer", label="production")
+    assert [d.to_version for d in moves] == ["1.3.0", "1.4.0", "1.4.1"]

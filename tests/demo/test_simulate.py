@@ -178,7 +178,11 @@ def test_realistic_fields(small: SimulatedTraffic) -> None:
     models = {i.model for i in small.interactions}
     assert models == {catalog.SONNET, catalog.HAIKU, catalog.GPT_MINI}
     assert all(i.user_id and i.user_id.startswith("u_") for i in small.interactions)
-    assert all(i.prompt_hash and len(i.prompt_hash) == 64 for i in small.interactions)
+    # The registry's content hash: "sha256:" and 64 hex digits.
+    assert all(
+        i.prompt_hash and i.prompt_hash.startswith("sha256:") and len(i.prompt_hash) == 71
+        for i in small.interactions
+    )
     ok = [i for i in small.interactions if i.error is None]
     failed = [i for i in small.interactions if i.error is not None]
     assert failed and all(i.raw_output is None and i.cost_usd == 0 for i in failed)

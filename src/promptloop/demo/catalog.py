@@ -9,9 +9,10 @@ see at a glance what the data is supposed to reveal, without reading the generat
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from promptloop.core.prompts import content_hash
 
 PRODUCT = "Acme Notes (simulated)"
 
@@ -74,8 +75,13 @@ class PromptVersion:
     style: str = ""
 
     @property
+    def settings(self) -> dict[str, str]:
+        return {"model": self.model}
+
+    @property
     def prompt_hash(self) -> str:
-        return hashlib.sha256(self.system_prompt.encode()).hexdigest()
+        # The registry's content hash, so the demo's versions are registered ones.
+        return content_hash(self.system_prompt, self.settings)
 
     def bad_multiplier(self, kind: str) -> float:
         return self.quality.get(kind, 1.0)

@@ -1567,6 +1567,9 @@ def load_demo(
         generated_interactions += len(batch.interactions)
         generated_feedback += len(batch.feedback)
     summary = sim.summary()
+    from promptloop.demo.registry import register_demo_prompts
+
+    register_demo_prompts(store, start=sim.start, days=days)
     return {
         "interactions": stored_interactions,
         "feedback_events": stored_feedback,
