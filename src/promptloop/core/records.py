@@ -40,7 +40,13 @@ def as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def canonical_uuid(value: str, field: str) -> str:
+    # Almost every ID arrives canonical already: a regex check is ~50x cheaper than UUID().
+    if isinstance(value, str) and _CANONICAL_UUID.fullmatch(value):
+        return value
     try:
         return str(uuid.UUID(str(value)))
     except (ValueError, AttributeError, TypeError):
