@@ -620,7 +620,7 @@ def get_cluster(
     """One cluster with its examples, trend and evidence. An inactive cluster that was
     continued by a later run resolves to its active successor (``follow``); the answer then
     says which ID was asked for in ``requested_id``."""
-    row = _row_by_id(store, cluster_id)
+    row = _row_by_id(store, resolve_id(store, cluster_id))
     hops = 0
     while follow and row is not None and not row["active"] and hops < 50:
         successor = (row.get("stats") or {}).get("successor_id")
@@ -633,6 +633,22 @@ def get_cluster(
     if found["cluster_id"] != cluster_id:
         found["requested_id"] = cluster_id
     return found
+
+
+def resolve_id(store: Store, reference: str) -> str:
+    """A cluster ID from its full form or an unambiguous prefix of 6+ characters (what the
+    CLI's tables show); unknown references come back unchanged."""
+    reference = reference.strip()
+    if len(reference) < 6 or _row_by_id(store, reference) is not None:
+        return reference
+    rows = store.fetch_all(
+        "SELECT cluster_id FROM failure_clusters WHERE cluster_id LIKE :prefix "
+        "ORDER BY cluster_id LIMIT 2",
+        {"prefix": reference.replace("%", "").replace("_", "") + "%"},
+    )
+    if len(rows) > 1:
+        raise ValueError(f"{reference!r} is the start of more than one cluster ID: give more")
+    return str(rows[0]["cluster_id"]) if rows else reference
 
 
 def _row_by_id(store: Store, cluster_id: str) -> dict[str, Any] | None:

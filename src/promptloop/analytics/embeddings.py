@@ -60,12 +60,25 @@ def stem(token: str) -> str:
     return token
 
 
+_SURFACE: dict[str, str] = {}  # stem -> the first word seen for it, to show in labels
+
+
 @lru_cache(maxsize=262_144)
 def _term(token: str) -> str:
     """The term a raw token counts as ("" for stop words and numbers)."""
     if token in STOP_WORDS or token.isdigit():
         return ""
-    return stem(token.strip("'-"))
+    word = token.strip("'-")
+    stemmed = stem(word)
+    if len(_SURFACE) < 1_000_000:
+        _SURFACE.setdefault(stemmed, word)
+    return stemmed
+
+
+def readable(term: str) -> str:
+    """A term (one word or a bigram) as users wrote it: ``plann session`` -> ``planning
+    session``."""
+    return " ".join(_SURFACE.get(word, word) for word in term.split(" "))
 
 
 @lru_cache(maxsize=262_144)

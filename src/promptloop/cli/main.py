@@ -14,6 +14,7 @@ from typer.core import TyperGroup
 
 from promptloop.cli import admin, alerts, demo, interactions, prompts, query, serve, signals, sql
 from promptloop.cli import metrics as metrics_cli
+from promptloop.cli import patterns as patterns_cli
 from promptloop.cli._backend import Target
 from promptloop.cli._errors import CliError, as_cli_error
 from promptloop.cli._output import err_console
@@ -52,10 +53,13 @@ app.add_typer(query.app, name="query")
 app.add_typer(prompts.app, name="prompts")
 app.add_typer(signals.app, name="signals")
 app.add_typer(alerts.app, name="alerts")
+app.add_typer(patterns_cli.clusters_app, name="clusters")
+app.add_typer(patterns_cli.triage_app, name="triage")
 app.add_typer(demo.app, name="demo")
 app.command("serve")(serve.serve)
 app.command("metrics")(metrics_cli.metrics)
 app.command("compare")(metrics_cli.compare_versions)
+app.command("priorities")(patterns_cli.priorities)
 app.command("stats")(admin.stats)
 app.command("migrate")(admin.migrate)
 app.command("sql")(sql.sql)

@@ -33,7 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from promptloop.analytics.embeddings import Vectors, normalized, word_ngrams
+from promptloop.analytics.embeddings import Vectors, normalized, readable, word_ngrams
 
 MAX_CELLS = 256
 CELLS_PER_SQRT = 4.0
@@ -239,12 +239,14 @@ def top_terms(
     """The row's heaviest terms, skipping a word already inside a chosen bigram (and the
     reverse), so "medical leave" does not also list "medical" and "leave"."""
     picked: list[tuple[str, float]] = []
+    seen: set[str] = set()
     for index in np.argsort(-row.data, kind="stable"):
         term = terms[row.indices[index]]
         parts = set(term.split(" "))
-        if not term or any(parts & set(chosen.split(" ")) for chosen, _ in picked):
+        if not term or parts & seen:
             continue
-        picked.append((term, round(float(row.data[index]), 4)))
+        seen |= parts
+        picked.append((readable(term), round(float(row.data[index]), 4)))
         if len(picked) == limit:
             break
     return picked
