@@ -22,6 +22,7 @@ import importlib
 import itertools
 import os
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
@@ -60,25 +61,26 @@ def stem(token: str) -> str:
     return token
 
 
-_SURFACE: dict[str, str] = {}  # stem -> the first word seen for it, to show in labels
-
-
 @lru_cache(maxsize=262_144)
 def _term(token: str) -> str:
     """The term a raw token counts as ("" for stop words and numbers)."""
     if token in STOP_WORDS or token.isdigit():
         return ""
-    word = token.strip("'-")
-    stemmed = stem(word)
-    if len(_SURFACE) < 1_000_000:
-        _SURFACE.setdefault(stemmed, word)
-    return stemmed
+    return stem(token.strip("'-"))
 
 
-def readable(term: str) -> str:
-    """A term (one word or a bigram) as users wrote it: ``plann session`` -> ``planning
-    session``."""
-    return " ".join(_SURFACE.get(word, word) for word in term.split(" "))
+def readable(terms: Sequence[str], texts: Sequence[str]) -> list[str]:
+    """The terms (stemmed words or bigrams) as ``texts`` mostly spell them: ``plann
+    session`` -> ``planning session`` (the commonest surface form of each stem wins)."""
+    wanted = {word for term in terms for word in term.split(" ")}
+    forms: dict[str, Counter[str]] = {word: Counter() for word in wanted}
+    for text in texts:
+        for token in _TOKEN.findall(text.lower()):
+            term = _term(token)
+            if term in forms:
+                forms[term][token.strip("'-")] += 1
+    best = {word: (forms[word].most_common(1) or [(word, 0)])[0][0] for word in wanted}
+    return [" ".join(best[word] for word in term.split(" ")) for term in terms]
 
 
 @lru_cache(maxsize=262_144)

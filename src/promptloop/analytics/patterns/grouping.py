@@ -42,6 +42,7 @@ MIN_SIZE = 5
 TOP_TERMS = 8
 PROFILE_TERMS = 30
 REFINE_ROUNDS = 3
+LABEL_TEXTS = 300
 REFINE_MARGIN = 0.1
 _MINIBATCH_FROM = 5_000
 
@@ -100,7 +101,14 @@ def group_texts(
     counts = term_counts(texts, w)
     labels = merge_cells(cells, counts.words_only(), settings.merge_distance)
     labels = refine(labels, vectors, w)
-    return describe(labels, vectors, w, counts, settings.min_size)
+    themes = describe(labels, vectors, w, counts, settings.min_size)
+    for theme in themes:
+        shown = [texts[i] for i in theme.members[:LABEL_TEXTS]]
+        words = readable([term for term, _ in theme.top_terms], shown)
+        theme.top_terms = [
+            (word, weight) for word, (_, weight) in zip(words, theme.top_terms, strict=True)
+        ]
+    return themes
 
 
 def over_segment(vectors: Vectors, w: Floats, settings: GroupingSettings) -> Labels:
@@ -246,7 +254,7 @@ def top_terms(
         if not term or parts & seen:
             continue
         seen |= parts
-        picked.append((readable(term), round(float(row.data[index]), 4)))
+        picked.append((term, round(float(row.data[index]), 4)))
         if len(picked) == limit:
             break
     return picked
