@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -19,23 +17,11 @@ import pytest
 from promptloop.core.tokens import derive_key, sign
 from promptloop.server.settings import Settings
 from tests.browser.live import AppServer, LiveCollector, live_collector
+from tests.support.chromium import chromium
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
 
-# Debian's chromium; PROMPTLOOP_CHROMIUM points elsewhere (never a downloaded browser).
-CHROMIUM = Path(os.environ.get("PROMPTLOOP_CHROMIUM", "/usr/bin/chromium"))
-# As the machine notes say: headless, and no background traffic on this closed network.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 API_KEY = "browser-test-api-key"
 FEEDBACK_SECRET = "browser-test-feedback-secret"
 SIGNING_KEY = derive_key(FEEDBACK_SECRET)
@@ -43,37 +29,12 @@ ANSWER = "To export a notebook, open it and choose File > Export, then pick PDF.
 _names = itertools.count()
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"browser tests need Chromium and Playwright in CI: {reason}")
-    pytest.skip(reason)
-
-
 # Package scope: Playwright's sync API runs an event loop on this thread while it is open;
 # it must be closed before the async tests of other packages run.
 @pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        _unavailable(
-            f"{CHROMIUM} not found: install Debian's chromium and chromium-driver "
-            "(make system-deps)"
-        )
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:
-        _unavailable(f"the playwright package is not installed ({exc}): pip install -e '.[dev]'")
-        raise
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=10_000)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium(expect_timeout_ms=10_000) as launched:
+        yield launched
 
 
 # The servers too live as long as this package's tests, and stop before other packages run.

@@ -25,22 +25,12 @@ from promptloop.server.app import create_app
 from promptloop.server.settings import Settings
 from promptloop.store import open_store
 from promptloop.store.base import Store
+from tests.support.chromium import chromium
 from tests.ui import dataset
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 API_KEY = "ui-test-api-key-never-in-html"
 PASSWORD = "ui-test-dashboard-password"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -168,32 +158,12 @@ def live_auth(demo_store: Store, tmp_path_factory: pytest.TempPathFactory) -> It
         server.stop()
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"browser tests need Chromium and Playwright in CI: {reason}")
-    pytest.skip(reason)
-
-
 # Package scope: Playwright's sync API runs an event loop on this thread while it is open;
 # it must be closed before the async tests of other packages run.
 @pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        _unavailable(f"{CHROMIUM} not found: install Debian's chromium (make system-deps)")
-    try:
-        from playwright.sync_api import expect, sync_playwright
-    except ImportError as exc:
-        _unavailable(f"the playwright package is not installed ({exc}): pip install -e '.[dev]'")
-        raise
-    expect.set_options(timeout=15_000)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium(expect_timeout_ms=15_000) as launched:
+        yield launched
 
 
 @pytest.fixture
