@@ -14,6 +14,8 @@ Selections (``--only``, comma-separated; default all):
   queries  point-6 query latency on a 1M/3M DuckDB store (benchmarks/queries.py)
   alerts   time to alert and false alerts on simulated traffic, check() latency on the
            1M store (benchmarks/alerts.py)
+  clusters planted failure modes recovered (precision, recall), clustering time for 100k
+           inputs, priority query latency on the 1M store (benchmarks/clusters.py)
   peers    the peer cases of the selected benches (alone: all peer cases)
 
 Every bench runs as a subprocess that prints one JSON line (the SDK loops never share a
@@ -42,7 +44,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C
 
-ALL = ("sdk", "ingest", "queries", "alerts", "peers")
+ALL = ("sdk", "ingest", "queries", "alerts", "clusters", "peers")
 SDK_TARGET_P50_US = 10.0
 SDK_TARGET_P99_US = 100.0
 INGEST_TARGET_EVENTS_PER_S = 20_000.0
@@ -446,6 +448,47 @@ def alert_targets(alerts: dict[str, Any]) -> list[tuple[str, Any, str, float, st
     ]
 
 
+# ---------------------------------------------------------------- clusters
+
+
+def summarize_clusters(res: dict[str, Any]) -> dict[str, Any]:
+    """The figures of benchmarks/clusters.py that latest.json keeps."""
+    if "recovery" not in res:
+        return {"error": res.get("error", "missing")}
+    keep = ("precision_mean", "recall_mean", "precision_min", "recall_min", "triage_agreement")
+    timing = res.get("clustering_time") or {}
+    ranked = (res.get("priority_time") or {}).get("priorities") or {}
+    return {
+        "recovery": {name: res["recovery"].get(name) for name in keep},
+        "clustering_seconds": {
+            name: {"inputs": row.get("inputs"), "seconds": row.get("seconds")}
+            for name, row in timing.items()
+            if isinstance(row, dict)
+        },
+        "priorities_duckdb_ms": {name: ranked.get(name) for name in ("median_ms", "p95_ms")},
+    }
+
+
+def cluster_targets(found: dict[str, Any]) -> list[tuple[str, Any, str, float, str]]:
+    recovery = found.get("recovery") or {}
+    timing = found.get("clustering_seconds") or {}
+    return [
+        ("clusters_planted_precision_min", recovery.get("precision_min"), ">=", 0.8, ""),
+        ("clusters_planted_recall_min", recovery.get("recall_min"), ">=", 0.8, ""),
+        *(
+            (f"clusters_seconds_{name}", row.get("seconds"), "<=", 60.0, "s")
+            for name, row in timing.items()
+        ),
+        (
+            "clusters_priorities_duckdb_median_ms",
+            (found.get("priorities_duckdb_ms") or {}).get("median_ms"),
+            "<=",
+            300.0,
+            "ms",
+        ),
+    ]
+
+
 # ---------------------------------------------------------------- targets
 
 
@@ -483,6 +526,10 @@ def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
     alerts = summary.get("alerts")
     if alerts:
         for target in alert_targets(alerts):
+            add(*target)
+    found = summary.get("clusters")
+    if found:
+        for target in cluster_targets(found):
             add(*target)
     return out
 
@@ -528,6 +575,8 @@ def main(argv: list[str] | None = None) -> int:
     if "queries" in sel:
         n_steps += 1
     if "alerts" in sel:
+        n_steps += 1
+    if "clusters" in sel:
         n_steps += 1
 
     def do_sdk(r: Runner) -> None:
@@ -610,6 +659,14 @@ def main(argv: list[str] | None = None) -> int:
         written.append(str(C.write_result(f"alerts{suffix}", res, date)))
         summary["alerts"] = summarize_alerts(res)
 
+    def do_clusters(r: Runner) -> None:
+        argv = [sys.executable, str(C.BENCH_DIR / "clusters.py")]
+        if a.quick:
+            argv += ["--quick"]
+        res = r.run("clusters", argv, timeout=3600)
+        written.append(str(C.write_result(f"clusters{suffix}", res, date)))
+        summary["clusters"] = summarize_clusters(res)
+
     if sdk_list:
         plan.append(("sdk", do_sdk))
     if "ingest" in sel and (not a.peers_only or (peers and a.phoenix)):
@@ -618,6 +675,8 @@ def main(argv: list[str] | None = None) -> int:
         plan.append(("queries", do_queries))
     if "alerts" in sel and not a.peers_only:
         plan.append(("alerts", do_alerts))
+    if "clusters" in sel and not a.peers_only:
+        plan.append(("clusters", do_clusters))
 
     with Runner(n_steps, log_path) as runner:
         runner.note(f"promptloop benchmarks: {', '.join(name for name, _ in plan)}; log {log_path}")
@@ -641,7 +700,7 @@ def main(argv: list[str] | None = None) -> int:
         "loadavg_end": list(os.getloadavg()),
     }
     sections = dict(previous.get("sections", {}))
-    for name in ("sdk", "ingest", "queries", "alerts"):
+    for name in ("sdk", "ingest", "queries", "alerts", "clusters"):
         if name in summary:
             sections[name] = {"run": stamp, **summary[name]}
     latest = {

@@ -67,6 +67,7 @@ WEEK = timedelta(days=7)
 ASSIGN_MARGIN = 0.1
 ASSIGN_MAX_DISTANCE = 0.8
 ASSIGN_SAMPLE = 200
+NEAREST_CHUNK = 20_000
 LABEL_TERMS = 3
 
 THREADS_ENV = "PROMPTLOOP_CLUSTER_THREADS"
@@ -340,12 +341,17 @@ def nearest(
     than that centroid's radius."""
     if len(centroids) == 0:
         return [(-1, 1.0)] * len(vectors)
-    distance = np.clip(1.0 - vectors @ centroids.T, 0.0, 2.0)
-    best = distance.argmin(axis=1)
-    found = distance[np.arange(len(vectors)), best]
-    return [
-        (int(b) if d <= radii[int(b)] else -1, float(d)) for b, d in zip(best, found, strict=True)
-    ]
+    limits = np.asarray(radii, dtype=np.float64)
+    found: list[tuple[int, float]] = []
+    for start in range(0, len(vectors), NEAREST_CHUNK):  # bounded memory
+        similarity = vectors[start : start + NEAREST_CHUNK] @ centroids.T
+        best = similarity.argmax(axis=1)
+        distance = np.clip(1.0 - similarity[np.arange(len(best)), best], 0.0, 2.0)
+        keep = distance <= limits[best]
+        found += [
+            (int(b) if k else -1, float(d)) for b, d, k in zip(best, distance, keep, strict=True)
+        ]
+    return found
 
 
 def _assign_rest(embedder: Embedder, drafts: list[_Draft], rest: list[dict[str, Any]]) -> None:
