@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from promptloop.analytics import embeddings
 from promptloop.analytics.clusters import ClusterSettings, assign_new, list_clusters, run_clustering
 from promptloop.analytics.embeddings import (
     Embedder,
@@ -108,7 +109,10 @@ def test_registry_names_and_refusals() -> None:
         get_embedder("tfidf", colour="blue")
 
 
-def test_a_registered_embedder_is_used(store: Store) -> None:
+def test_a_registered_embedder_is_used(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A registry of this test's own: the name must not leak into other tests' choices.
+    monkeypatch.setattr(embeddings, "_REGISTRY", dict(embeddings._REGISTRY))
+
     class Hashed:
         name = "hashed"
 
