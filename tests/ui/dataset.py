@@ -13,9 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from promptloop.core.records import FeedbackEvent, Interaction
-from promptloop.demo import catalog
 from promptloop.demo.simulate import load_demo
-from promptloop.prompts import PromptRegistry
 from promptloop.signals.jobs import SignalJob
 from promptloop.store.base import Store
 
@@ -40,50 +38,11 @@ CLUSTERS = ("cluster-export", "cluster-calendar", "cluster-tone")
 def build(store: Store, *, interactions: int = 3000, now: datetime | None = None) -> dict[str, Any]:
     now = now or datetime.now(UTC).replace(second=0, microsecond=0)
     summary = load_demo(store, interactions=interactions, end=now)
-    register_prompts(store)
     hand_made(store, now)
     SignalJob(store).run(now=now, full=True)
     alerts(store, now)
     clusters(store, now)
     return summary
-
-
-def register_prompts(store: Store) -> None:
-    """Each demo prompt version in the registry, promoted to production when it first ran."""
-    first_seen = {
-        (row["prompt_name"], row["prompt_version"]): row["first"]
-        for row in store.fetch_all(
-            "SELECT prompt_name, prompt_version, min(timestamp) AS first"
-            " FROM llm_interaction_logs GROUP BY 1, 2"
-        )
-    }
-    for feature in catalog.FEATURES:
-        versions = sorted(
-            feature.versions.values(),
-            key=lambda v: (
-                first_seen.get((feature.prompt_name, v.version)) or datetime.max.replace(tzinfo=UTC)
-            ),
-        )
-        for pv in versions:
-            started = first_seen.get((feature.prompt_name, pv.version))
-            if started is None:
-                continue
-            moment = started
-
-            def clock(moment: datetime = moment) -> datetime:
-                return moment
-
-            registry = PromptRegistry(store, clock=clock)
-            registry.register(
-                feature.prompt_name,
-                pv.system_prompt,
-                {"model": pv.model},
-                rationale=pv.changelog,
-                version=pv.version,
-                author="demo",
-                created_at=moment - timedelta(hours=1),
-            )
-            registry.promote(feature.prompt_name, pv.version, actor="demo", reason="rollout")
 
 
 def hand_made(store: Store, now: datetime) -> None:

@@ -116,7 +116,8 @@ def test_regenerated_answer_matches_the_api(client: TestClient) -> None:
 def test_prompt_page_has_versions_verdicts_changelog_and_series(client: TestClient) -> None:
     body = client.get("/prompts/support_assistant.json").json()
     assert [v["prompt_version"] for v in body["metrics"]["versions"]] == ["2.0.0", "2.1.0", "2.2.0"]
-    assert body["registered"] and body["labels"] == {"production": "2.2.0"}
+    # The demo's A/B rollout of 2.2.0 also left it on the "experiment" label.
+    assert body["registered"] and body["labels"]["production"] == "2.2.0"
     comparison = body["metrics"]["comparisons"][0]
     assert comparison["feature"] == "support_chat"
     assert {c["verdict"] for c in comparison["comparisons"]} <= {
@@ -128,7 +129,9 @@ def test_prompt_page_has_versions_verdicts_changelog_and_series(client: TestClie
     assert set(body["metrics"]["series"]) == {"2.0.0", "2.1.0", "2.2.0"}
     kinds = [e["kind"] for e in body["history"]]
     assert kinds.count("version") == 3 and "deployment" in kinds
-    assert len(body["markers"]) == 3
+    # Three production rollouts and the A/B test's experiment label.
+    assert [m["label"].split(" ")[0] for m in body["markers"]].count("production") == 3
+    assert len(body["markers"]) == 4
     assert set(body["diffs"]) == {"2.1.0", "2.2.0"}
 
 
