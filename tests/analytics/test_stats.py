@@ -46,6 +46,13 @@ def test_two_proportion_z_test_matches_the_textbook() -> None:
     assert result.high == pytest.approx(high, abs=1e-9)
 
 
+def test_holm_matches_statsmodels() -> None:
+    from statsmodels.stats.multitest import multipletests
+
+    p = [0.001, 0.2, 0.04, 0.03, 0.5, 0.011, 0.04]
+    assert holm(p) == pytest.approx(list(multipletests(p, method="holm")[1]))
+
+
 def test_holm_step_down() -> None:
     # Sorted p: 0.01*3=0.03, 0.03*2=0.06, 0.04*1 -> max(0.06, 0.04)=0.06; back in input order.
     assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])

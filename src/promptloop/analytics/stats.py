@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from scipy.stats import norm
-from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import (
     confint_proportions_2indep,
     proportion_effectsize,
@@ -104,11 +103,20 @@ def difference(count_a: int, n_a: int, count_b: int, n_b: int) -> Difference:
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm-adjusted p-values, in the input order."""
-    if not p_values:
-        return []
-    _, adjusted, _, _ = multipletests(list(p_values), alpha=ALPHA, method="holm")
-    return [float(value) for value in adjusted]
+    """Holm-adjusted p-values, in the input order.
+
+    Step-down: sorted ascending, the i-th of m is multiplied by (m - i), kept monotone and
+    capped at 1. Closed form: statsmodels' ``multipletests`` gives the same numbers but runs a
+    full garbage collection per call (~0.5 s), too slow for a page that compares versions.
+    """
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted
 
 
 def sample_size_per_group(

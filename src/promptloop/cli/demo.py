@@ -85,6 +85,16 @@ def load_with_progress(store: Store, *, interactions: int, seed: int) -> dict[st
         return dict(load_demo(cast(Store, counting), interactions=interactions, seed=seed))
 
 
+def analyse(store: Store) -> None:
+    """Infer the implicit signals and cluster the failures, so the first look finds something."""
+    from promptloop.analytics.clusters import run_clustering
+    from promptloop.signals.jobs import run_signals
+
+    with out.err_console().status("inferring implicit signals and clustering failures"):
+        run_signals(store, full=True)
+        run_clustering(store)
+
+
 def is_loaded(store: Store) -> bool:
     _, demo_is_loaded = demo_api()
     return bool(demo_is_loaded(store))

@@ -19,7 +19,13 @@ from rich.text import Text
 from promptloop.cli import _output as out
 from promptloop.cli._backend import open_writable_store, target_of
 from promptloop.cli._errors import usage_error
-from promptloop.cli.demo import DEFAULT_INTERACTIONS, DEFAULT_SEED, is_loaded, load_with_progress
+from promptloop.cli.demo import (
+    DEFAULT_INTERACTIONS,
+    DEFAULT_SEED,
+    analyse,
+    is_loaded,
+    load_with_progress,
+)
 from promptloop.server.settings import Settings
 from promptloop.store.base import Store
 
@@ -101,6 +107,7 @@ def serve(
         if demo:
             if not is_loaded(opened):
                 load_with_progress(opened, interactions=demo_interactions, seed=DEFAULT_SEED)
+                analyse(opened)
             chat = f"{base}/demo" if _field(settings, "demo_enabled") else None
             panel = demo_panel(base, opened, auth=bool(settings.api_keys), chat_url=chat)
             out.console().print(panel)
