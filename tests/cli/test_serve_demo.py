@@ -7,7 +7,6 @@ the commands do with them. The last test uses the real generator when it is inst
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from dataclasses import dataclass, field
@@ -149,13 +148,6 @@ def test_serve_passes_the_signal_schedule(tmp_path: Path, served: Served) -> Non
     assert served.settings.signals_interval == 60  # the collector's default
 
 
-needs_browser_settings = pytest.mark.skipif(
-    not {"cors_origins", "feedback_secrets"} <= serve_module.SETTINGS_FIELDS,
-    reason="this build's Settings has no browser feedback settings",
-)
-
-
-@needs_browser_settings
 def test_serve_passes_browser_feedback_settings(tmp_path: Path, served: Served) -> None:
     args = ["serve", "--store", f"duckdb:///{tmp_path}/b.duckdb", "--data-dir", str(tmp_path)]
     args += ["--cors-origin", "https://app.example.com/", "--cors-origin", "http://localhost:3000"]
@@ -187,9 +179,6 @@ def test_serve_refuses_settings_this_collector_lacks(
     assert result.stderr.startswith("error: --feedback-secret: this collector has no")
 
 
-@pytest.mark.skipif(
-    "demo_enabled" not in serve_module.SETTINGS_FIELDS, reason="no demo chat page in this build"
-)
 def test_serve_demo_turns_on_the_demo_chat_and_prints_its_url(
     tmp_path: Path, served: Served, fake_demo: FakeDemo
 ) -> None:
@@ -246,14 +235,6 @@ def test_demo_help() -> None:
     assert "load" in cli(["demo", "--help"]).stdout
 
 
-def _real_generator() -> bool:
-    if importlib.util.find_spec("promptloop.demo.simulate") is None:
-        return False
-    module = importlib.import_module("promptloop.demo.simulate")
-    return hasattr(module, "load_demo") and hasattr(module, "demo_is_loaded")
-
-
-@pytest.mark.skipif(not _real_generator(), reason="promptloop.demo.simulate.load_demo not there")
 def test_demo_load_with_the_real_generator(tmp_path: Path) -> None:
     store = f"duckdb:///{tmp_path}/real.duckdb"
     result = cli(["--store", store, "demo", "load", "--interactions", "300", "--json"])
