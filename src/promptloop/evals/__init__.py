@@ -1,0 +1,1 @@
+"""Evaluations: assertions, providers, LLM-as-judge, datasets, runs and the CI gate."""
