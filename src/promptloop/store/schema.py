@@ -233,6 +233,69 @@ CREATE TABLE IF NOT EXISTS cluster_members (
     )
 
 
+def _review_ddl(text: str, double: str) -> tuple[str, ...]:
+    """Migration 8: the review queue and its labels (docs/review.md)."""
+    return (
+        f"""
+CREATE TABLE IF NOT EXISTS review_items (
+    item_id {text} PRIMARY KEY,
+    interaction_id {text} NOT NULL,
+    rule {text} NOT NULL,
+    reasons {text},
+    priority {double} NOT NULL,
+    sampled BOOLEAN NOT NULL,
+    enqueued_at TIMESTAMPTZ NOT NULL,
+    status {text} NOT NULL,
+    required_labels INTEGER NOT NULL,
+    labels_count INTEGER NOT NULL,
+    claimed_by {text},
+    claim_token {text},
+    claimed_at TIMESTAMPTZ,
+    claim_expires_at TIMESTAMPTZ,
+    completed_at TIMESTAMPTZ
+)""",
+        f"""
+CREATE TABLE IF NOT EXISTS review_labels (
+    label_id {text} PRIMARY KEY,
+    item_id {text} NOT NULL,
+    interaction_id {text} NOT NULL,
+    reviewer {text} NOT NULL,
+    verdict {text} NOT NULL,
+    category {text},
+    severity {text},
+    fixability {text},
+    corrected_answer {text},
+    notes {text},
+    created_at TIMESTAMPTZ NOT NULL,
+    duration_ms {double},
+    UNIQUE (item_id, reviewer)
+)""",
+        "CREATE INDEX IF NOT EXISTS ix_review_items_status ON review_items (status, priority)",
+        "CREATE INDEX IF NOT EXISTS ix_review_items_interaction ON review_items (interaction_id)",
+        "CREATE INDEX IF NOT EXISTS ix_review_labels_interaction"
+        " ON review_labels (interaction_id)",
+    )
+
+
+def _api_keys_ddl(text: str) -> tuple[str, ...]:
+    """API keys (migration 9): only a SHA-256 of each key is kept, never the key itself."""
+    return (
+        f"""
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id {text} PRIMARY KEY,
+    name {text} NOT NULL,
+    scope {text} NOT NULL,
+    key_hash {text} NOT NULL,
+    prefix {text} NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    expires_at TIMESTAMPTZ,
+    revoked_at TIMESTAMPTZ,
+    last_used_at TIMESTAMPTZ
+)""",
+        "CREATE UNIQUE INDEX IF NOT EXISTS ux_api_keys_hash ON api_keys (key_hash)",
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         version=1,
@@ -290,6 +353,22 @@ MIGRATIONS: tuple[Migration, ...] = (
         statements={
             "duckdb": _clusters_ddl("VARCHAR", "JSON", "DOUBLE"),
             "postgresql": _clusters_ddl("TEXT", "JSONB", "DOUBLE PRECISION"),
+        },
+    ),
+    Migration(
+        version=8,
+        name="review queue and annotation labels",
+        statements={
+            "duckdb": _review_ddl("VARCHAR", "DOUBLE"),
+            "postgresql": _review_ddl("TEXT", "DOUBLE PRECISION"),
+        },
+    ),
+    Migration(
+        version=9,
+        name="API keys with scopes",
+        statements={
+            "duckdb": _api_keys_ddl("VARCHAR"),
+            "postgresql": _api_keys_ddl("TEXT"),
         },
     ),
 )
