@@ -296,6 +296,105 @@ CREATE TABLE IF NOT EXISTS api_keys (
     )
 
 
+def _evals_ddl(text: str, json_type: str, double: str) -> tuple[str, ...]:
+    """Migration 7: eval datasets, their items, runs, results and holdout access (docs/evals.md)."""
+    return (
+        f"""
+CREATE TABLE IF NOT EXISTS eval_datasets (
+    name {text} NOT NULL,
+    version INTEGER NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    created_by {text},
+    query {json_type},
+    description {text},
+    feature {text},
+    holdout_fraction {double} NOT NULL,
+    source {text} NOT NULL,
+    PRIMARY KEY (name, version)
+)""",
+        f"""
+CREATE TABLE IF NOT EXISTS eval_items (
+    item_id {text} PRIMARY KEY,
+    dataset {text} NOT NULL,
+    version INTEGER NOT NULL,
+    item_index INTEGER NOT NULL,
+    source_interaction_id {text},
+    feature {text},
+    prompt_name {text},
+    prompt_version {text},
+    input {text},
+    vars {json_type},
+    bad_output {text},
+    reference {text},
+    feedback_types {text},
+    status {text} NOT NULL,
+    expected {text},
+    assertions {json_type},
+    split {text} NOT NULL,
+    split_group {text} NOT NULL,
+    accepted_by {text},
+    accepted_at TIMESTAMPTZ,
+    created_at TIMESTAMPTZ NOT NULL,
+    metadata {json_type}
+)""",
+        f"""
+CREATE TABLE IF NOT EXISTS eval_runs (
+    run_id {text} PRIMARY KEY,
+    dataset {text},
+    dataset_version INTEGER,
+    created_at TIMESTAMPTZ NOT NULL,
+    finished_at TIMESTAMPTZ,
+    status {text} NOT NULL,
+    splits {text} NOT NULL,
+    description {text},
+    created_by {text},
+    config {json_type},
+    summary {json_type}
+)""",
+        f"""
+CREATE TABLE IF NOT EXISTS eval_results (
+    result_id {text} PRIMARY KEY,
+    run_id {text} NOT NULL,
+    item_id {text} NOT NULL,
+    split {text} NOT NULL,
+    prompt_label {text} NOT NULL,
+    prompt_name {text},
+    prompt_version {text},
+    prompt_hash {text},
+    provider_id {text} NOT NULL,
+    provider_label {text} NOT NULL,
+    repeat_index INTEGER NOT NULL,
+    output {text},
+    error {text},
+    passed BOOLEAN NOT NULL,
+    score {double} NOT NULL,
+    reason {text},
+    components {json_type},
+    latency_ms {double},
+    input_tokens INTEGER,
+    output_tokens INTEGER,
+    cost_usd {double},
+    cached BOOLEAN NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL
+)""",
+        f"""
+CREATE TABLE IF NOT EXISTS eval_holdout_access (
+    access_id {text} PRIMARY KEY,
+    dataset {text} NOT NULL,
+    version INTEGER NOT NULL,
+    kind {text} NOT NULL,
+    run_id {text},
+    items INTEGER NOT NULL,
+    actor {text},
+    timestamp TIMESTAMPTZ NOT NULL
+)""",
+        "CREATE INDEX IF NOT EXISTS ix_eval_items_dataset ON eval_items (dataset, version)",
+        "CREATE INDEX IF NOT EXISTS ix_eval_items_source ON eval_items (source_interaction_id)",
+        "CREATE INDEX IF NOT EXISTS ix_eval_results_run ON eval_results (run_id)",
+        "CREATE INDEX IF NOT EXISTS ix_eval_holdout_dataset ON eval_holdout_access (dataset)",
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         version=1,
@@ -353,6 +452,14 @@ MIGRATIONS: tuple[Migration, ...] = (
         statements={
             "duckdb": _clusters_ddl("VARCHAR", "JSON", "DOUBLE"),
             "postgresql": _clusters_ddl("TEXT", "JSONB", "DOUBLE PRECISION"),
+        },
+    ),
+    Migration(
+        version=7,
+        name="evals: datasets, items, runs, results, holdout access",
+        statements={
+            "duckdb": _evals_ddl("VARCHAR", "JSON", "DOUBLE"),
+            "postgresql": _evals_ddl("TEXT", "JSONB", "DOUBLE PRECISION"),
         },
     ),
     Migration(
