@@ -33,6 +33,14 @@ class Settings:
 
     store_url: str = field(default_factory=default_store_url)
     api_keys: frozenset[str] = field(default_factory=_keys_from_env)
+    # Scoped keys from settings (docs/security.md); ``api_keys`` above are admin keys. Keys
+    # created with ``promptloop keys create`` live hashed in the store instead.
+    ingest_api_keys: frozenset[str] = field(
+        default_factory=lambda: _list_from_env("PROMPTLOOP_INGEST_API_KEYS")
+    )
+    read_api_keys: frozenset[str] = field(
+        default_factory=lambda: _list_from_env("PROMPTLOOP_READ_API_KEYS")
+    )
     data_dir: Path = field(
         default_factory=lambda: Path(os.environ.get("PROMPTLOOP_DATA_DIR", ".promptloop"))
     )
