@@ -104,6 +104,9 @@ def _read_secret(path: Path) -> str:
 def load_keyring(settings: Settings) -> Keyring:
     """Feedback secrets first (the signing key is the first of them), then API keys."""
     configured = sorted(settings.feedback_secrets) + sorted(settings.api_keys)
+    # An app holding a scoped key from settings signs its tokens with that key (keys from
+    # the api_keys table are stored hashed: apps using them set a feedback secret).
+    configured += sorted(settings.ingest_api_keys | settings.read_api_keys)
     return Keyring.from_secrets(configured or [generated_secret(settings.data_dir)])
 
 
