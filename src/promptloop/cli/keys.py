@@ -119,7 +119,9 @@ def list_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 def _table(keys: list[dict[str, Any]]) -> Table:
     table = Table()
     for column in ("key id", "name", "scope", "prefix", "expires", "state"):
-        table.add_column(column, no_wrap=column != "name")
+        table.add_column(
+            column, no_wrap=column == "key id", min_width=8 if column == "name" else None
+        )
     for key in keys:
         state = "active" if key["active"] else ("revoked" if key["revoked_at"] else "expired")
         table.add_row(
