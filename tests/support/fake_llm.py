@@ -10,7 +10,11 @@ Endpoints: ``POST /v1/chat/completions`` (JSON, or SSE with ``stream: true`` and
 chunk when ``stream_options.include_usage``), ``POST /v1/responses`` (JSON or SSE) and
 ``POST /v1/messages`` (Anthropic JSON, or SSE events with ``stream: true``). Answers are
 scripted with ``reply`` (``stream_error_after=n`` breaks a stream after n text pieces) and
-``fail`` (an HTTP error with the provider's error body); requests are kept in ``requests``.
+``fail`` (an HTTP error with the provider's error body; ``retry_after`` adds the header);
+requests are kept in ``requests``. ``route(substring, text)`` answers every request whose body
+contains ``substring`` (not consumed; checked before the script). ``hold_until_in_flight(k)``
+makes each request wait until k requests are in flight at once (or the server closes), and
+``max_in_flight`` records the most requests ever handled at the same time.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ class Reply:
     status: int = 200
     error_message: str = "scripted failure"
     stream_error_after: int | None = None
+    retry_after: str | None = None
 
 
 class _Server(ThreadingHTTPServer):
@@ -49,7 +54,13 @@ class FakeLLM:
     def __init__(self) -> None:
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self._script: deque[Reply] = deque()
+        self._routes: list[tuple[str, Reply]] = []
         self._lock = threading.Lock()
+        self._in_flight_changed = threading.Condition(self._lock)
+        self._hold_until = 0
+        self._closing = False
+        self.in_flight = 0
+        self.max_in_flight = 0
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -81,12 +92,30 @@ class FakeLLM:
         with self._lock:
             self._script.append(Reply(text=text, **options))
 
-    def fail(self, status: int = 500, message: str = "scripted failure") -> None:
+    def fail(
+        self, status: int = 500, message: str = "scripted failure", retry_after: str | None = None
+    ) -> None:
         """Script the next answer as an HTTP error with the provider's error body."""
         with self._lock:
-            self._script.append(Reply(status=status, error_message=message))
+            self._script.append(
+                Reply(status=status, error_message=message, retry_after=retry_after)
+            )
+
+    def route(self, contains: str, text: str, **options: Any) -> None:
+        """Answer every request whose JSON body contains ``contains`` with ``text``."""
+        with self._lock:
+            self._routes.append((contains, Reply(text=text, **options)))
+
+    def hold_until_in_flight(self, count: int) -> None:
+        """Hold each request until ``count`` are in flight at once (0 turns holding off)."""
+        with self._lock:
+            self._hold_until = count
+            self._in_flight_changed.notify_all()
 
     def close(self) -> None:
+        with self._lock:
+            self._closing = True
+            self._in_flight_changed.notify_all()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)
@@ -105,10 +134,29 @@ class FakeLLM:
     # -- handling -----------------------------------------------------------------------
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
-        body = json.loads(handler.rfile.read(length) or b"{}")
+        raw = handler.rfile.read(length) or b"{}"
+        body = json.loads(raw)
+        text = raw.decode("utf-8", "replace")
         with self._lock:
             self.requests.append((handler.path, body))
-            reply = self._script.popleft() if self._script else Reply()
+            routed = next((reply for key, reply in self._routes if key in text), None)
+            scripted = self._script.popleft() if routed is None and self._script else None
+            reply = routed or scripted or Reply()
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self._in_flight_changed.notify_all()
+            # Bounded: a held request gives up after 10 s rather than hanging a test run.
+            self._in_flight_changed.wait_for(
+                lambda: self._closing or self.in_flight >= self._hold_until, timeout=10
+            )
+        try:
+            self._answer(handler, body, reply)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+                self._in_flight_changed.notify_all()
+
+    def _answer(self, handler: BaseHTTPRequestHandler, body: dict[str, Any], reply: Reply) -> None:
         model = reply.model or body.get("model") or "fake-model"
         anthropic = handler.path.endswith("/messages")
         if reply.status != 200:
@@ -119,7 +167,8 @@ class FakeLLM:
                 }
             else:
                 error = {"error": {"message": reply.error_message, "type": "server_error"}}
-            self._json(handler, reply.status, error)
+            headers = {"Retry-After": reply.retry_after} if reply.retry_after else {}
+            self._json(handler, reply.status, error, headers)
         elif handler.path.endswith("/chat/completions"):
             if body.get("stream"):
                 include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
@@ -140,10 +189,17 @@ class FakeLLM:
             self._json(handler, 404, {"error": {"message": "not found"}})
 
     @staticmethod
-    def _json(handler: BaseHTTPRequestHandler, status: int, body: dict[str, Any]) -> None:
+    def _json(
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        body: dict[str, Any],
+        headers: dict[str, str] | None = None,
+    ) -> None:
         payload = json.dumps(body).encode()
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json")
+        for name, value in (headers or {}).items():
+            handler.send_header(name, value)
         handler.send_header("Content-Length", str(len(payload)))
         handler.end_headers()
         handler.wfile.write(payload)
