@@ -24,6 +24,8 @@ from promptloop.core.enums import FeedbackSource, FeedbackType
 
 _CATEGORY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-. ]{0,63}$")
 _FEEDBACK_ID_NAMESPACE = uuid.UUID("6b0f6a52-7f4e-4c7e-9a51-2d1f0c1e7a10")
+# Interactions ingested as OpenTelemetry spans get an ID derived from (trace_id, span_id).
+SPAN_ID_NAMESPACE = uuid.UUID("0c5d3f3e-8a43-4d0e-9a58-6f1f4b7e2c91")
 MAX_TEXT_CHARS = 1_000_000
 # Stands for "the client sent no timestamp" until validation replaces it.
 _UNSET_TIME = datetime(1, 1, 1, tzinfo=UTC)
@@ -51,6 +53,15 @@ def canonical_uuid(value: str, field: str) -> str:
         return str(uuid.UUID(str(value)))
     except (ValueError, AttributeError, TypeError):
         raise ValueError(f"{field} must be a UUID, got {value!r}") from None
+
+
+def interaction_id_for_span(trace_id: str, span_id: str) -> str:
+    """The interaction ID of an OpenTelemetry span: a re-sent span maps to the same ID.
+
+    IDs are compared as lowercase hex, the OTLP/JSON spelling, so ``ABC`` and ``abc`` agree.
+    """
+    key = f"{trace_id.strip().lower()}:{span_id.strip().lower()}"
+    return str(uuid.uuid5(SPAN_ID_NAMESPACE, key))
 
 
 def _camel(name: str) -> str:
@@ -192,6 +203,19 @@ class FeedbackEvent(_Record):
     @classmethod
     def _interaction_id_is_uuid(cls, value: str) -> str:
         return canonical_uuid(value, "interaction_id")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _interaction_from_span(cls, data: Any) -> Any:
+        # Apps traced with OpenTelemetry know the span, not our ID: derive it the way OTLP
+        # ingest does. The span IDs themselves are kept in metadata (unknown keys).
+        if not isinstance(data, dict) or "interaction_id" in data or "interactionId" in data:
+            return data
+        trace_id = data.get("trace_id", data.get("traceId"))
+        span_id = data.get("span_id", data.get("spanId"))
+        if isinstance(trace_id, str) and isinstance(span_id, str) and trace_id and span_id:
+            return {**data, "interaction_id": interaction_id_for_span(trace_id, span_id)}
+        return data
 
     @field_validator("related_interaction_id")
     @classmethod
