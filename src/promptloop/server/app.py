@@ -16,6 +16,7 @@ from promptloop.server.api import browser as browser_api
 from promptloop.server.api import ingest as ingest_api
 from promptloop.server.api import keys as keys_api
 from promptloop.server.api import metrics as metrics_api
+from promptloop.server.api import otlp as otlp_api
 from promptloop.server.api import patterns as patterns_api
 from promptloop.server.api import prompts as prompts_api
 from promptloop.server.api import query as query_api
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.include_router(alerts_api.router)
     app.include_router(metrics_api.router)
     app.include_router(patterns_api.router)
+    app.include_router(otlp_api.router)
     app.include_router(keys_api.router)
     # The browser path (/v1/feedback/{token}, /widget.js) and, if enabled, the demo chat.
     browser_api.install(app, settings)
