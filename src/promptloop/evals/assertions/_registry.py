@@ -1,0 +1,147 @@
+"""The assertion registry and what every handler shares.
+
+A handler gets a :class:`Check`: the spec, the rendered value, the context and whether the
+``not-`` prefix inverts it, and returns a :class:`GradingResult`. Handlers raise
+:class:`AssertionValueError` for a bad ``value``; :func:`run_assertion` turns that (and any
+other exception) into a failed result whose reason names the problem, as promptfoo does, so
+one broken assertion never aborts a run.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from promptloop.evals.types import AssertionSpec, EvalContext, GradingResult
+
+
+class AssertionValueError(ValueError):
+    """An assertion's value (or threshold) cannot be used."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One assertion applied to one output."""
+
+    spec: AssertionSpec
+    value: Any
+    ctx: EvalContext
+    inverse: bool
+
+    @property
+    def output(self) -> str:
+        return self.ctx.output
+
+    def binary(self, holds: bool, failure: str) -> GradingResult:
+        """Pass when ``holds`` (flipped by ``not-``); score 1 or 0. ``failure`` describes the
+        positive expectation ("contain 'x'") and is phrased with "not" when inverted."""
+        passed = holds != self.inverse
+        reason = (
+            "Assertion passed"
+            if passed
+            else f"Expected output to {'not ' if self.inverse else ''}{failure}"
+        )
+        return GradingResult(passed, 1.0 if passed else 0.0, reason, assertion=self.spec)
+
+
+Handler = Callable[[Check], GradingResult | Awaitable[GradingResult]]
+
+
+@dataclass(frozen=True)
+class AssertionType:
+    """A registered assertion: its handler and what it needs."""
+
+    name: str
+    handler: Handler
+    needs_value: bool = True
+    model_graded: bool = False
+    uses_reference: bool = False  # falls back to the context's reference when value is unset
+
+
+_REGISTRY: dict[str, AssertionType] = {}
+
+
+def register_assertion(
+    name: str,
+    handler: Handler,
+    *,
+    needs_value: bool = True,
+    model_graded: bool = False,
+    uses_reference: bool = False,
+) -> None:
+    """Add (or replace) an assertion type; the built-ins are registered the same way."""
+    _REGISTRY[name] = AssertionType(name, handler, needs_value, model_graded, uses_reference)
+
+
+def assertion_type(name: str) -> AssertionType | None:
+    """The registered type for ``name`` (with or without ``not-``)."""
+    return _REGISTRY.get(name.removeprefix("not-"))
+
+
+def registered_types() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
+
+
+def render_value(value: Any, variables: Mapping[str, Any]) -> Any:
+    """``{{var}}`` placeholders in string values filled from the test's variables (promptfoo
+    renders assertion values as templates); unknown names are left as written."""
+    if isinstance(value, str):
+
+        def substitute(match: re.Match[str]) -> str:
+            found = _lookup(variables, match.group(1))
+            if found is _MISSING:
+                return match.group(0)
+            return found if isinstance(found, str) else json.dumps(found)
+
+        return _PLACEHOLDER.sub(substitute, value)
+    if isinstance(value, list):
+        return [render_value(item, variables) for item in value]
+    if isinstance(value, Mapping):
+        return {key: render_value(item, variables) for key, item in value.items()}
+    return value
+
+
+_MISSING = object()
+
+
+def _lookup(variables: Mapping[str, Any], dotted: str) -> Any:
+    current: Any = variables
+    for part in dotted.split("."):
+        if not isinstance(current, Mapping) or part not in current:
+            return _MISSING
+        current = current[part]
+    return current
+
+
+async def run_assertion(spec: AssertionSpec, ctx: EvalContext) -> GradingResult:
+    """Apply one (non-set) assertion; never raises."""
+    kind = assertion_type(spec.type)
+    if kind is None:
+        return GradingResult(False, 0.0, f"Unknown assertion type {spec.type!r}", assertion=spec)
+    value = spec.value
+    if value is None and kind.uses_reference and ctx.reference is not None:
+        value = ctx.reference
+    if value is None and kind.needs_value:
+        return GradingResult(
+            False, 0.0, f"{spec.type}: this assertion type needs a value", assertion=spec
+        )
+    check = Check(spec, render_value(value, ctx.vars), ctx, spec.inverted)
+    try:
+        outcome = kind.handler(check)
+        result = await outcome if inspect.isawaitable(outcome) else outcome
+    except AssertionValueError as exc:
+        return GradingResult(False, 0.0, f"{spec.type}: {exc}", assertion=spec)
+    except Exception as exc:  # a broken custom function or grader fails the assertion only
+        return GradingResult(
+            False, 0.0, f"{spec.type}: {type(exc).__name__}: {exc}", assertion=spec
+        )
+    if result.assertion is None:
+        result.assertion = spec
+    return result
