@@ -456,5 +456,4 @@ def prefill(feedback: Sequence[dict[str, Any]]) -> dict[str, Any]:
         ),
         None,
     )
-    verdict = "bad" if category else None
-    return {"category": category, "verdict": verdict, "suggested_correction": fixed}
+    return {"category": category, "suggested_correction": fixed}

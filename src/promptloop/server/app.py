@@ -20,6 +20,7 @@ from promptloop.server.api import otlp as otlp_api
 from promptloop.server.api import patterns as patterns_api
 from promptloop.server.api import prompts as prompts_api
 from promptloop.server.api import query as query_api
+from promptloop.server.api import review as review_api
 from promptloop.server.api import signals as signals_api
 from promptloop.server.errors import install_error_handlers
 from promptloop.server.ingest import Ingestor
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.include_router(patterns_api.router)
     app.include_router(otlp_api.router)
     app.include_router(keys_api.router)
+    app.include_router(review_api.router)
     # The browser path (/v1/feedback/{token}, /widget.js) and, if enabled, the demo chat.
     browser_api.install(app, settings)
     # The dashboard at / (pages, /ui/static assets, login); see docs/dashboard.md.

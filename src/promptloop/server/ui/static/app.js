@@ -26,7 +26,7 @@
 
   // ------------------------------------------------------------------ keyboard
   var pendingG = false;
-  var GO = { o: "/", p: "/prompts", i: "/interactions", f: "/patterns", a: "/alerts" };
+  var GO = { o: "/", p: "/prompts", i: "/interactions", f: "/patterns", a: "/alerts", r: "/review" };
 
   function rowsTable() { return document.querySelector("table.nav-rows"); }
   function rows() {
