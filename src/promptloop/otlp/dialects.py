@@ -203,11 +203,22 @@ def _drop_people(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def promptloop_fields(span: Span) -> Fields:
-    # Resource attributes hold for the whole service; the span's own win.
-    attrs = {
-        **{k: v for k, v in span.resource.items() if k.startswith(pl.NAMESPACE)},
-        **{k: v for k, v in span.attributes.items() if k.startswith(pl.NAMESPACE)},
-    }
+    """The span's own ``promptloop.*`` attributes; OpenInference's
+    ``using_attributes(metadata={"promptloop.feature": ...})`` lands in its metadata JSON."""
+    return _promptloop_from(
+        {
+            **_namespaced(json_object(span.attributes.get("metadata"))),
+            **_namespaced(span.attributes),
+        }
+    )
+
+
+def promptloop_resource_fields(span: Span) -> Fields:
+    """``promptloop.*`` on the resource: defaults for a whole service, below every convention."""
+    return _promptloop_from(_namespaced(span.resource))
+
+
+def _promptloop_from(attrs: dict[str, Any]) -> Fields:
     if not attrs:
         return {}
     metadata = prefixed(attrs, pl.METADATA_PREFIX)
@@ -225,6 +236,10 @@ def promptloop_fields(span: Span) -> Fields:
         "cost_usd": as_float(attrs.get(pl.COST_USD)),
         "metadata": metadata,
     }
+
+
+def _namespaced(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if k.startswith(pl.NAMESPACE)}
 
 
 # -- OpenInference -------------------------------------------------------------------------
@@ -265,7 +280,11 @@ def openinference_fields(span: Span) -> Fields:
     if not outputs and attrs.get("output.value") is not None:
         fields["raw_output"] = _value_text(attrs["output.value"], output=True)
     template = attrs.get("llm.prompt_template.template")
-    metadata = json_object(attrs.get("metadata"))
+    metadata = {
+        k: v
+        for k, v in json_object(attrs.get("metadata")).items()
+        if not k.startswith(pl.NAMESPACE)
+    }
     if template is not None:
         fields["prompt_hash"] = content_hash(str(template))
     fields["prompt_version"] = as_text(attrs.get("llm.prompt_template.version"))
@@ -513,8 +532,9 @@ def common_fields(span: Span) -> Fields:
     }
 
 
-# Most specific first: an app's own promptloop.* attributes, then the convention that wraps
-# the call (Langfuse, Vercel), the instrumentations, and the GenAI base they all extend.
+# Most specific first: the span's own promptloop.* attributes, then the convention that wraps
+# the call (Langfuse, Vercel), the instrumentations, the GenAI base they all extend, and last
+# the service-wide promptloop.* defaults on the resource.
 EXTRACTORS: tuple[tuple[str, Callable[[Span], Fields]], ...] = (
     ("promptloop", promptloop_fields),
     ("langfuse", langfuse_fields),
@@ -523,4 +543,5 @@ EXTRACTORS: tuple[tuple[str, Callable[[Span], Fields]], ...] = (
     ("traceloop", traceloop_fields),
     ("gen_ai", genai_fields),
     ("common", common_fields),
+    ("promptloop_resource", promptloop_resource_fields),
 )

@@ -44,8 +44,8 @@ class Normalised:
         parts: list[str] = []
         if self.not_llm:
             parts.append(
-                f"{self.not_llm} spans are not LLM calls (no gen_ai.*, llm.*, ai.*, "
-                "langfuse.* or promptloop.llm marks them as one) and were not stored"
+                f"{self.not_llm} spans are not LLM calls (HTTP, chains, tools, embeddings, ...) "
+                "and were not stored"
             )
         if invalid:
             shown = "; ".join(f"{r.span_name or '(unnamed)'}: {r.reason}" for r in invalid[:limit])
