@@ -13,6 +13,8 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from promptloop.cli import admin, alerts, demo, interactions, prompts, query, serve, signals, sql
+from promptloop.cli import datasets as datasets_cli
+from promptloop.cli import evals as evals_cli
 from promptloop.cli import keys as keys_cli
 from promptloop.cli import metrics as metrics_cli
 from promptloop.cli import patterns as patterns_cli
@@ -57,6 +59,8 @@ app.add_typer(alerts.app, name="alerts")
 app.add_typer(patterns_cli.clusters_app, name="clusters")
 app.add_typer(patterns_cli.triage_app, name="triage")
 app.add_typer(demo.app, name="demo")
+app.add_typer(datasets_cli.app, name="dataset")
+app.add_typer(evals_cli.app, name="eval")
 app.add_typer(keys_cli.app, name="keys")
 app.command("serve")(serve.serve)
 app.command("metrics")(metrics_cli.metrics)
