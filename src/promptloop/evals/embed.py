@@ -1,8 +1,8 @@
 """Embeddings for the ``similar`` assertion.
 
 The default, :class:`HashingEmbedder`, works offline and needs no fitting: word unigrams and
-bigrams plus character 3-5-grams inside words, hashed into a fixed space with scikit-learn's
-``HashingVectorizer`` and L2-normalised. Vectors are comparable across calls (nothing is
+bigrams plus character 3-5-grams inside words, hashed (CRC-32) into 65,536 dimensions and
+L2-normalised. Vectors are comparable across calls (nothing is
 learnt from a corpus), so it suits grading one output at a time; it measures shared wording,
 not meaning. For meaning, pass an embedder backed by a model: anything with
 ``embed(texts) -> vectors`` (sync or async), or one of the failure-clustering embedders of
@@ -13,6 +13,9 @@ not meaning. For meaning, pass an embedder backed by a model: anything with
 from __future__ import annotations
 
 import inspect
+import itertools
+import re
+import zlib
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -20,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 Vectors = NDArray[np.float32]
+_WORD = re.compile(r"\w+")
 
 
 @runtime_checkable
@@ -30,29 +34,30 @@ class TextEmbedder(Protocol):
 
 
 class HashingEmbedder:
-    """Offline, stateless word and character n-gram vectors."""
+    """Offline, stateless word and character n-gram vectors (the hashing trick, CRC-32)."""
 
     name = "hashing"
 
-    def __init__(self, n_features: int = 2**18) -> None:
-        from sklearn.feature_extraction.text import HashingVectorizer
+    def __init__(self, dimensions: int = 2**16) -> None:
+        self.dimensions = dimensions
 
-        self._words = HashingVectorizer(
-            n_features=n_features, ngram_range=(1, 2), alternate_sign=False, norm="l2"
-        )
-        self._chars = HashingVectorizer(
-            n_features=n_features,
-            analyzer="char_wb",
-            ngram_range=(3, 5),
-            alternate_sign=False,
-            norm="l2",
-        )
+    def features(self, text: str) -> list[str]:
+        """Word unigrams and bigrams, and character 3-5-grams of each padded word."""
+        words = _WORD.findall(text.lower())
+        found = [f"w:{word}" for word in words]
+        found += [f"b:{first} {second}" for first, second in itertools.pairwise(words)]
+        for word in words:
+            padded = f" {word} "
+            for size in (3, 4, 5):
+                found += [f"c:{padded[i : i + size]}" for i in range(len(padded) - size + 1)]
+        return found
 
     def embed(self, texts: Sequence[str]) -> Vectors:
-        from scipy.sparse import hstack
-
-        matrix = hstack([self._words.transform(texts), self._chars.transform(texts)]).toarray()
-        return _normalised(np.asarray(matrix, dtype=np.float32))
+        matrix = np.zeros((len(texts), self.dimensions), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for feature in self.features(text):
+                matrix[row, zlib.crc32(feature.encode("utf-8")) % self.dimensions] += 1.0
+        return _normalised(matrix)
 
 
 class _AnalyticsAdapter:

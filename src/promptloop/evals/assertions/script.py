@@ -104,7 +104,8 @@ def normalise(check: Check, returned: Any) -> GradingResult:
                     f"must return a bool, a number or {{pass, score, reason}}; got {returned!r}"
                 ) from exc
     if isinstance(returned, bool):
-        return _flip(check, returned, 1.0 if returned else 0.0, "Python code returned")
+        passed = returned != check.inverse
+        return _flip(check, returned, 1.0 if passed else 0.0, "Python code returned")
     if isinstance(returned, int | float):
         threshold = check.spec.threshold
         holds = returned > 0 if threshold is None else returned >= threshold
