@@ -18,7 +18,7 @@ from promptloop.store.base import Store
 MAX_SHOWN = 1000
 
 
-def _json(value: Any) -> dict[str, Any]:
+def as_json(value: Any) -> dict[str, Any]:
     """Datetimes as ISO-8601, everything else as JSON would have it."""
     found: dict[str, Any] = json.loads(json.dumps(value, default=_default))
     return found
@@ -57,11 +57,11 @@ def build_dataset(
         holdout_fraction=holdout_fraction,
         created_by=created_by,
     )
-    return _json(found)
+    return as_json(found)
 
 
 def list_datasets(store: Store) -> dict[str, Any]:
-    return _json({"items": datasets.list_datasets(store)})
+    return as_json({"items": datasets.list_datasets(store)})
 
 
 def show_dataset(
@@ -78,7 +78,7 @@ def show_dataset(
     found, rows = datasets.read_items(
         store, dataset, status=status, include_holdout=include_holdout, actor=actor
     )
-    return _json(
+    return as_json(
         {
             "dataset": found,
             "items": rows[:limit],
@@ -126,7 +126,7 @@ def decide(
             )
         except (ValueError, NotFoundError, ConflictError) as exc:
             errors.append({"item_id": item_id, "message": str(exc)})
-    return _json({"items": done, "errors": errors})
+    return as_json({"items": done, "errors": errors})
 
 
 def export_dataset(
@@ -150,7 +150,7 @@ def export_dataset(
     )
     description = f"{found['name']}@{found['version']}: {found.get('description') or ''}".strip()
     content = formats.render(rows, format, description=description.rstrip(":"))
-    return _json({"dataset": found, "format": format, "items": len(rows), "content": content})
+    return as_json({"dataset": found, "format": format, "items": len(rows), "content": content})
 
 
 def import_dataset(
@@ -177,7 +177,7 @@ def import_dataset(
         created_by=created_by,
         source="import",
     )
-    return _json({"dataset": found, "imported": len(report.items), "errors": report.errors})
+    return as_json({"dataset": found, "imported": len(report.items), "errors": report.errors})
 
 
 # ---------------------------------------------------------------------- runs
@@ -204,7 +204,7 @@ def run_eval(
     if note:
         warnings.append(note)
     run_id = runner.run(store, plan, progress=progress)
-    return _json(
+    return as_json(
         {
             "run": reports.get_run(store, run_id),
             "unsupported": unsupported,
@@ -221,7 +221,7 @@ def _note(unsupported: Sequence[str]) -> str | None:
 
 
 def list_runs(store: Store, *, dataset: str | None = None, limit: int = 100) -> dict[str, Any]:
-    return _json({"items": reports.list_runs(store, dataset=dataset, limit=limit)})
+    return as_json({"items": reports.list_runs(store, dataset=dataset, limit=limit)})
 
 
 def show_run(store: Store, *, run: str, include_holdout: bool = False) -> dict[str, Any]:
@@ -238,7 +238,7 @@ def show_run(store: Store, *, run: str, include_holdout: bool = False) -> dict[s
             actor=None,
             run_id=found["run_id"],
         )
-    return _json({"run": found, "results": rows})
+    return as_json({"run": found, "results": rows})
 
 
 def compare(
@@ -249,7 +249,7 @@ def compare(
     split: str = "all",
     include_holdout: bool = False,
 ) -> dict[str, Any]:
-    return _json(
+    return as_json(
         reports.compare_runs(
             store,
             baseline,
@@ -285,11 +285,11 @@ def gate(
             warnings.append(f"run {run['run_id']} was graded by a judge: {calibration['warning']}")
     if found.get("holdout_warning"):
         warnings.append(found["holdout_warning"])
-    return _json({**found, "warnings": sorted(set(warnings))})
+    return as_json({**found, "warnings": sorted(set(warnings))})
 
 
 def holdout_report(store: Store, *, dataset: str | None = None) -> dict[str, Any]:
-    return _json({"items": holdout.holdout_report(store, dataset)})
+    return as_json({"items": holdout.holdout_report(store, dataset)})
 
 
 def promote_run(
@@ -304,7 +304,7 @@ def promote_run(
     note: str | None = None,
     by: str | None = None,
 ) -> dict[str, Any]:
-    return _json(
+    return as_json(
         promote.promote_from_run(
             store,
             run,

@@ -13,6 +13,7 @@ from promptloop.analytics.alerts.scheduler import AlertScheduler
 from promptloop.analytics.alerts.webhook import Notifier
 from promptloop.server.api import alerts as alerts_api
 from promptloop.server.api import browser as browser_api
+from promptloop.server.api import evals as evals_api
 from promptloop.server.api import ingest as ingest_api
 from promptloop.server.api import keys as keys_api
 from promptloop.server.api import metrics as metrics_api
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.include_router(alerts_api.router)
     app.include_router(metrics_api.router)
     app.include_router(patterns_api.router)
+    app.include_router(evals_api.router)
     app.include_router(otlp_api.router)
     app.include_router(keys_api.router)
     app.include_router(review_api.router)
