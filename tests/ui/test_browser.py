@@ -295,7 +295,7 @@ def test_login_is_required_and_no_secret_reaches_the_browser(
         cookies = context.cookies()
         assert len(cookies) == 1
         cookie = cookies[0]
-        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
         assert API_KEY not in cookie["value"] and PASSWORD not in cookie["value"]
         assert page.evaluate("document.cookie") == ""
         # The API still wants a key: the dashboard's cookie is not one.

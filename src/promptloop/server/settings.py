@@ -87,8 +87,9 @@ class Settings:
         default_factory=lambda: os.environ.get("PROMPTLOOP_DASHBOARD_SECRET") or None,
         repr=False,
     )
-    # Hours a dashboard login lasts.
+    # Hours a dashboard login lasts at most, and minutes without a request that end it.
     dashboard_session_hours: float = 12.0
+    dashboard_idle_minutes: float = 30.0
 
     @property
     def wal_dir(self) -> Path:

@@ -1,9 +1,20 @@
 """Dashboard sessions: a signed cookie, a login form, and a CSRF token per session.
 
 No secret reaches the browser. The cookie holds a random session ID, whether the session
-is logged in, and an expiry, signed with HMAC-SHA256 under the dashboard secret (the
-configured ``dashboard_secret``, or one generated once into ``<data_dir>/dashboard_secret``).
-It never holds the password or an API key. It is ``HttpOnly`` and ``SameSite=Strict``.
+is logged in and with which scope, its absolute expiry and its last activity, signed with
+HMAC-SHA256 under the dashboard secret (the configured ``dashboard_secret``, or one
+generated once into ``<data_dir>/dashboard_secret``). It never holds the password or an API
+key. It is ``HttpOnly`` and ``SameSite=Lax`` (a link from an alert e-mail or chat message
+opens the dashboard logged in; cross-site POSTs still carry no cookie, and every POST
+checks the CSRF token below).
+
+A session ends at the first of: its absolute expiry (``dashboard_session_hours`` after
+login), ``dashboard_idle_minutes`` without a request (pages refresh the activity stamp at
+most once a minute), or logout (the session ID is refused from then on by this process).
+
+Who may log in: the dashboard password (an admin session), or an admin or read API key
+(from settings or ``promptloop keys``), whose scope the session takes. Ingest keys live in
+apps and never open the dashboard. A read session sees everything and changes nothing.
 
 Every session, logged in or anonymous (when no auth is configured), has a CSRF token
 derived from its ID: ``HMAC(secret, "csrf:" + sid)``. Each dashboard form carries it, and
@@ -19,15 +30,24 @@ import json
 import os
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from fastapi import Request
 
+from promptloop.server.auth import access_of
+from promptloop.server.errors import APIError
 from promptloop.server.settings import Settings
+from promptloop.store.keys import Scope
 
 COOKIE = "promptloop_session"
 SECRET_FILE = "dashboard_secret"
+
+
+# The activity stamp is rewritten at most this often (it costs a Set-Cookie).
+ACTIVITY_REFRESH_SECONDS = 60
+DEFAULT_IDLE_MINUTES = 30.0
+_REVOKED_MAX = 100_000
 
 
 @dataclass(frozen=True)
@@ -35,6 +55,12 @@ class Session:
     sid: str
     authenticated: bool
     expires: int
+    seen: int = 0
+    scope: str = Scope.ADMIN.value
+
+    @property
+    def may_write(self) -> bool:
+        return self.scope == Scope.ADMIN.value
 
     def csrf_token(self, secret: bytes) -> str:
         mac = hmac.new(secret, f"csrf:{self.sid}".encode(), hashlib.sha256).digest()
@@ -42,18 +68,42 @@ class Session:
 
 
 def auth_required(settings: Settings) -> bool:
-    return bool(settings.api_keys or settings.dashboard_password)
+    """Whether the settings alone call for a login (keys in the store also do)."""
+    return bool(
+        settings.api_keys
+        or settings.read_api_keys
+        or settings.ingest_api_keys
+        or settings.dashboard_password
+    )
+
+
+def login_required(request: Request) -> bool:
+    """A login is needed when settings configure one or any API key exists."""
+    return bool(request.app.state.dashboard_auth) or access_of(request.app).enabled()
 
 
 def check_password(settings: Settings, presented: str) -> bool:
-    """The dashboard password or any API key, compared in constant time against each."""
-    candidates = [*sorted(settings.api_keys)]
-    if settings.dashboard_password:
-        candidates.append(settings.dashboard_password)
-    ok = False
-    for candidate in candidates:
-        ok |= hmac.compare_digest(presented.encode(), candidate.encode())
-    return ok and bool(presented)
+    """The dashboard password, compared in constant time."""
+    expected = settings.dashboard_password
+    if not expected or not presented:
+        return False
+    return hmac.compare_digest(presented.encode(), expected.encode())
+
+
+def login_scope(request: Request, presented: str) -> Scope | None:
+    """The scope a login with ``presented`` gets: None if it may not log in."""
+    if not presented:
+        return None
+    if check_password(request.app.state.settings, presented):
+        return Scope.ADMIN
+    principal = access_of(request.app).identify(presented)
+    if principal is None or principal.scope is Scope.INGEST:
+        return None
+    return principal.scope
+
+
+def idle_seconds(settings: Settings) -> float:
+    return 60 * settings.dashboard_idle_minutes
 
 
 def load_secret(settings: Settings) -> bytes:
@@ -91,7 +141,13 @@ def _unb64(text: str) -> bytes:
 def encode(session: Session, secret: bytes) -> str:
     payload = _b64(
         json.dumps(
-            {"sid": session.sid, "auth": session.authenticated, "exp": session.expires},
+            {
+                "sid": session.sid,
+                "auth": session.authenticated,
+                "exp": session.expires,
+                "seen": session.seen,
+                "scope": session.scope,
+            },
             separators=(",", ":"),
         ).encode()
     )
@@ -99,8 +155,14 @@ def encode(session: Session, secret: bytes) -> str:
     return f"{payload}.{mac}"
 
 
-def decode(value: str, secret: bytes, *, now: float | None = None) -> Session | None:
-    """The session a cookie value carries, or None if it is forged, malformed or expired."""
+def decode(
+    value: str,
+    secret: bytes,
+    *,
+    now: float | None = None,
+    idle_seconds: float = DEFAULT_IDLE_MINUTES * 60,
+) -> Session | None:
+    """The session a cookie carries, or None if forged, malformed, expired or idle too long."""
     try:
         payload, mac = value.split(".", 1)
         expected = _b64(hmac.new(secret, payload.encode(), hashlib.sha256).digest())
@@ -108,21 +170,29 @@ def decode(value: str, secret: bytes, *, now: float | None = None) -> Session | 
             return None
         data = json.loads(_unb64(payload))
         session = Session(
-            sid=str(data["sid"]), authenticated=bool(data["auth"]), expires=int(data["exp"])
+            sid=str(data["sid"]),
+            authenticated=bool(data["auth"]),
+            expires=int(data["exp"]),
+            seen=int(data["seen"]),
+            scope=Scope(data["scope"]).value,
         )
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
-    if session.expires < (now if now is not None else time.time()):
+    moment = now if now is not None else time.time()
+    if session.expires < moment or moment - session.seen > idle_seconds:
         return None
     return session
 
 
-def new_session(settings: Settings, *, authenticated: bool) -> Session:
+def new_session(settings: Settings, *, authenticated: bool, scope: Scope = Scope.ADMIN) -> Session:
     hours = settings.dashboard_session_hours
+    now = time.time()
     return Session(
         sid=secrets.token_urlsafe(18),
         authenticated=authenticated,
-        expires=int(time.time() + hours * 3600),
+        expires=int(now + hours * 3600),
+        seen=int(now),
+        scope=scope.value,
     )
 
 
@@ -137,9 +207,48 @@ def secret_of(request: Request) -> bytes:
 
 
 def session_of(request: Request) -> Session | None:
-    secret = secret_of(request)
+    """The request's live session; its activity stamp is refreshed when it is a minute old."""
     raw = request.cookies.get(COOKIE)
-    return decode(raw, secret) if raw else None
+    if not raw:
+        return None
+    state = request.app.state
+    session = decode(raw, secret_of(request), idle_seconds=idle_seconds(state.settings))
+    if session is None or session.sid in _revoked(request):
+        return None
+    now = int(time.time())
+    if now - session.seen >= ACTIVITY_REFRESH_SECONDS:
+        session = replace(session, seen=now)
+        request.state.new_session = session
+    return session
+
+
+def _revoked(request: Request) -> dict[str, int]:
+    found: dict[str, int] | None = getattr(request.app.state, "revoked_sessions", None)
+    if found is None:
+        found = {}
+        request.app.state.revoked_sessions = found
+    return found
+
+
+def revoke_session(request: Request, session: Session | None) -> None:
+    """Logout: this session ID is refused until its expiry (by this collector process)."""
+    if session is None:
+        return
+    revoked = _revoked(request)
+    now = int(time.time())
+    if len(revoked) >= _REVOKED_MAX:
+        for sid, expires in list(revoked.items()):
+            if expires < now:
+                del revoked[sid]
+    revoked[session.sid] = session.expires
+
+
+def require_write(request: Request, session: Session) -> None:
+    """Dashboard changes (saved views, triage, acknowledgements) need an admin session."""
+    if request.method not in ("GET", "HEAD") and not session.may_write:
+        raise APIError(
+            403, "forbidden", "this login is read-only: log in with an admin key to change things"
+        )
 
 
 def csrf_ok(request: Request, session: Session | None, presented: str | None) -> bool:
@@ -154,7 +263,7 @@ def cookie_kwargs(request: Request, session: Session) -> dict[str, object]:
         "value": encode(session, secret_of(request)),
         "max_age": max(0, session.expires - int(time.time())),
         "httponly": True,
-        "samesite": "strict",
+        "samesite": "lax",
         "secure": request.url.scheme == "https",
         "path": "/",
     }

@@ -29,10 +29,13 @@ from promptloop.prompts import PromptRegistry
 from promptloop.server.ui import data, sources
 from promptloop.server.ui.auth import (
     Session,
-    check_password,
     cookie_kwargs,
     csrf_ok,
+    login_required,
+    login_scope,
     new_session,
+    require_write,
+    revoke_session,
     session_of,
 )
 from promptloop.server.ui.render import respond, to_json, wants_json
@@ -72,9 +75,10 @@ async def ui_session(request: Request) -> Session:
     """Every dashboard request: a valid session, logged in when auth is configured."""
     request.state.started = time.perf_counter()
     session = session_of(request)
-    if request.app.state.dashboard_auth:
+    if login_required(request):
         if session is None or not session.authenticated:
             raise LoginRequired()
+        require_write(request, session)
     elif session is None:
         session = new_session(request.app.state.settings, authenticated=False)
         request.state.new_session = session
@@ -153,7 +157,7 @@ def _safe_next(value: str | None) -> str:
 @router.get("/login")
 async def login_form(request: Request, next: str = "/") -> Response:
     request.state.started = time.perf_counter()
-    if not request.app.state.dashboard_auth:
+    if not login_required(request):
         return RedirectResponse(_safe_next(next), status_code=303)
     session = session_of(request)
     if session is not None and session.authenticated:
@@ -181,7 +185,8 @@ async def login(request: Request) -> Response:
             status=429,
             title="Log in",
         )
-    if not check_password(settings, fields.get("password", "")):
+    scope = login_scope(request, fields.get("password", ""))
+    if scope is None:
         _failures.setdefault(client, []).append(time.monotonic())
         return respond(
             request,
@@ -192,7 +197,8 @@ async def login(request: Request) -> Response:
         )
     response = RedirectResponse(target, status_code=303)
     # A new session ID at login: a session planted before it is worth nothing after.
-    response.set_cookie(**cookie_kwargs(request, new_session(settings, authenticated=True)))  # type: ignore[arg-type]
+    fresh = new_session(settings, authenticated=True, scope=scope)
+    response.set_cookie(**cookie_kwargs(request, fresh))  # type: ignore[arg-type]
     return response
 
 
@@ -200,7 +206,8 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     request.state.session = session_of(request)
     await form_fields(request)
-    response = RedirectResponse("/login" if request.app.state.dashboard_auth else "/", 303)
+    revoke_session(request, request.state.session)
+    response = RedirectResponse("/login" if login_required(request) else "/", 303)
     response.delete_cookie("promptloop_session", path="/")
     return response
 
