@@ -18,6 +18,7 @@ from promptloop.cli import evals as evals_cli
 from promptloop.cli import keys as keys_cli
 from promptloop.cli import metrics as metrics_cli
 from promptloop.cli import patterns as patterns_cli
+from promptloop.cli import review as review_cli
 from promptloop.cli._backend import Target
 from promptloop.cli._errors import CliError, as_cli_error
 from promptloop.cli._output import err_console
@@ -62,6 +63,7 @@ app.add_typer(demo.app, name="demo")
 app.add_typer(datasets_cli.app, name="dataset")
 app.add_typer(evals_cli.app, name="eval")
 app.add_typer(keys_cli.app, name="keys")
+app.add_typer(review_cli.app, name="review")
 app.command("serve")(serve.serve)
 app.command("metrics")(metrics_cli.metrics)
 app.command("compare")(metrics_cli.compare_versions)

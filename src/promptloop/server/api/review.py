@@ -90,12 +90,14 @@ async def enqueue(store: StoreDep, settings: SettingsDep, body: EnqueueRequest) 
 @router.get("/queue", summary="Queued items in the order reviewers get them, with counts")
 async def list_queue(
     store: StoreDep,
-    status: Literal["open", "done"] | None = "open",
+    status: Literal["open", "done", "all"] = "open",
     rule: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> dict[str, Any]:
     return await run_in_threadpool(
-        lambda: queue.list_items(store, status=status, rule=rule, limit=limit)
+        lambda: queue.list_items(
+            store, status=None if status == "all" else status, rule=rule, limit=limit
+        )
     )
 
 
