@@ -56,7 +56,7 @@ def list_runs(
     where = "WHERE dataset = :dataset" if dataset else ""
     rows = store.fetch_all(
         f"SELECT * FROM eval_runs {where} ORDER BY created_at DESC, run_id LIMIT :limit",
-        {"dataset": dataset, "limit": limit},
+        {"dataset": dataset, "limit": limit} if dataset else {"limit": limit},
     )
     return [plain(row, RUN_JSON) for row in rows]
 

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from promptloop.server.settings import Settings
-from promptloop.server.ui import pages
+from promptloop.server.ui import evals_pages, pages
 from promptloop.server.ui import review as review_pages
 from promptloop.server.ui.auth import auth_required
 from promptloop.server.ui.render import ENV, STATIC, TEMPLATES, wants_json
@@ -32,6 +32,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")
     app.include_router(pages.router)
     app.include_router(pages.pages)
+    app.include_router(evals_pages.router)
     app.include_router(review_pages.router)
 
     @app.exception_handler(pages.LoginRequired)
