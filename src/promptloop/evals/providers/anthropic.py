@@ -2,11 +2,13 @@
 
 Config: ``apiBaseUrl``, ``apiKey``, ``apiKeyEnvar`` (default ``ANTHROPIC_API_KEY``),
 ``temperature``, ``max_tokens`` (default 1024; the API requires one), ``top_p``, ``top_k``,
-``stop_sequences``. System messages of a chat prompt become the ``system`` parameter.
+``stop_sequences`` (``seed`` is not an Anthropic parameter and is not sent). System messages
+of a chat prompt become the ``system`` parameter.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,9 @@ from promptloop.evals.types import ProviderRequest, ProviderResponse
 
 DEFAULT_MAX_TOKENS = 1024
 MESSAGE_PARAMETERS = ("temperature", "top_p", "top_k", "stop_sequences")
+_CREATE_PARAMETERS = frozenset(
+    inspect.signature(anthropic.resources.messages.AsyncMessages.create).parameters
+)
 
 
 class AnthropicMessagesProvider(BaseProvider):
@@ -69,9 +74,14 @@ class AnthropicMessagesProvider(BaseProvider):
         messages = as_messages(request.prompt)
         system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
         turns = [m for m in messages if m["role"] != "system"]
-        parameters: dict[str, Any] = {
-            name: settings[name] for name in MESSAGE_PARAMETERS if name in settings
-        }
+        sampling = {name: settings[name] for name in MESSAGE_PARAMETERS if name in settings}
+        # Client releases differ in which sampling parameters they name in their signature;
+        # the API accepts them all, so those the client does not name travel in extra_body.
+        named = {k: v for k, v in sampling.items() if k in _CREATE_PARAMETERS}
+        extra = {k: v for k, v in sampling.items() if k not in _CREATE_PARAMETERS}
+        parameters: dict[str, Any] = dict(named)
+        if extra:
+            parameters["extra_body"] = extra
         if system:
             parameters["system"] = system
         model = str(settings.get("model") or self.model)
