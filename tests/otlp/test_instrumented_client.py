@@ -1,6 +1,6 @@
 """A real OpenTelemetry-instrumented app: openinference wraps the real openai client, which
-talks to the scripted LLM server; the OTLP/HTTP exporter sends the spans to a real collector
-process on 127.0.0.1, and the interactions come out with the right fields."""
+talks to the scripted LLM server; the OTLP/HTTP exporter sends the spans over a socket to a
+real collector on 127.0.0.1, and the interactions come out with the right fields."""
 
 from __future__ import annotations
 
@@ -21,23 +21,12 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from promptloop.core.prompts import content_hash
 from promptloop.core.records import interaction_id_for_span
-from tests.support.collector import CollectorProcess, collector_process
+from tests.otlp.conftest import API_KEY, ThreadedCollector
 from tests.support.fake_llm import FakeLLM
-
-API_KEY = "otlp-test-key"
-
-
-@pytest.fixture(scope="module")
-def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
-    root = tmp_path_factory.mktemp("otlp-collector")
-    with collector_process(
-        f"duckdb:///{root}/store.duckdb", root / "data", api_keys=API_KEY
-    ) as process:
-        yield process
 
 
 @pytest.fixture
-def traced(collector: CollectorProcess) -> Iterator[InMemorySpanExporter]:
+def traced(collector: ThreadedCollector) -> Iterator[InMemorySpanExporter]:
     """Instrument openai for one test; spans go to the collector (gzip) and to memory."""
     seen = InMemorySpanExporter()
     provider = TracerProvider(resource=Resource.create({"service.name": "acme-notes"}))
@@ -63,7 +52,7 @@ def _interaction_of(span: ReadableSpan) -> str:
     return interaction_id_for_span(f"{context.trace_id:032x}", f"{context.span_id:016x}")
 
 
-def _get(collector: CollectorProcess, path: str) -> dict[str, object]:
+def _get(collector: ThreadedCollector, path: str) -> dict[str, object]:
     response = httpx.get(
         collector.url + path, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30
     )
@@ -73,7 +62,7 @@ def _get(collector: CollectorProcess, path: str) -> dict[str, object]:
 
 
 def test_openinference_spans_land_as_interactions(
-    collector: CollectorProcess, traced: InMemorySpanExporter
+    collector: ThreadedCollector, traced: InMemorySpanExporter
 ) -> None:
     template = "Summarise this note in one line: {note}"
     with FakeLLM() as fake:
@@ -134,7 +123,7 @@ def test_openinference_spans_land_as_interactions(
 
 
 def test_feedback_attaches_by_trace_and_span_id(
-    collector: CollectorProcess, traced: InMemorySpanExporter
+    collector: ThreadedCollector, traced: InMemorySpanExporter
 ) -> None:
     with FakeLLM() as fake:
         fake.reply("Ok.")
@@ -164,7 +153,7 @@ def test_feedback_attaches_by_trace_and_span_id(
 
 
 def test_a_resent_span_is_stored_once(
-    collector: CollectorProcess, traced: InMemorySpanExporter, tmp_path: Path
+    collector: ThreadedCollector, traced: InMemorySpanExporter, tmp_path: Path
 ) -> None:
     with FakeLLM() as fake:
         fake.reply("Once.")

@@ -137,7 +137,9 @@ def _list(parent: Any, key: str, where: str) -> list[Any]:
     return value
 
 
-def _dict(parent: dict[str, Any], key: str) -> dict[str, Any]:
+def _dict(parent: Any, key: str) -> dict[str, Any]:
+    if not isinstance(parent, dict):
+        raise InvalidPayload(f"the parent of {key} must be a JSON object")
     value = parent.get(key)
     if value is None:
         return {}
