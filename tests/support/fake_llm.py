@@ -12,9 +12,10 @@ chunk when ``stream_options.include_usage``), ``POST /v1/responses`` (JSON or SS
 scripted with ``reply`` (``stream_error_after=n`` breaks a stream after n text pieces) and
 ``fail`` (an HTTP error with the provider's error body; ``retry_after`` adds the header);
 requests are kept in ``requests``. ``route(substring, text)`` answers every request whose body
-contains ``substring`` (not consumed; checked before the script). ``hold_until_in_flight(k)``
-makes each request wait until k requests are in flight at once (or the server closes), and
-``max_in_flight`` records the most requests ever handled at the same time.
+contains ``substring`` (not consumed; checked before the script). ``hold_in_groups(k)`` makes
+requests wait until their group of k has arrived (requests 1..k, k+1..2k, ...; or the server
+closes), and ``max_in_flight`` records the most requests ever being handled at the same time
+(a request stops counting just before its answer is written).
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ class FakeLLM:
         self._routes: list[tuple[str, Reply]] = []
         self._lock = threading.Lock()
         self._in_flight_changed = threading.Condition(self._lock)
-        self._hold_until = 0
+        self._group_size = 0
+        self._arrivals = 0
         self._closing = False
         self.in_flight = 0
         self.max_in_flight = 0
@@ -106,10 +108,11 @@ class FakeLLM:
         with self._lock:
             self._routes.append((contains, Reply(text=text, **options)))
 
-    def hold_until_in_flight(self, count: int) -> None:
-        """Hold each request until ``count`` are in flight at once (0 turns holding off)."""
+    def hold_in_groups(self, size: int) -> None:
+        """Hold each request until its group of ``size`` has arrived (0 turns holding off)."""
         with self._lock:
-            self._hold_until = count
+            self._group_size = size
+            self._arrivals = 0
             self._in_flight_changed.notify_all()
 
     def close(self) -> None:
@@ -144,17 +147,17 @@ class FakeLLM:
             reply = routed or scripted or Reply()
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self._arrivals += 1
+            size = self._group_size
+            group_end = -(-self._arrivals // size) * size if size else 0
             self._in_flight_changed.notify_all()
             # Bounded: a held request gives up after 10 s rather than hanging a test run.
             self._in_flight_changed.wait_for(
-                lambda: self._closing or self.in_flight >= self._hold_until, timeout=10
+                lambda: self._closing or self._arrivals >= group_end, timeout=10
             )
-        try:
-            self._answer(handler, body, reply)
-        finally:
-            with self._lock:
-                self.in_flight -= 1
-                self._in_flight_changed.notify_all()
+            # Before answering: the client cannot send its next request before this runs.
+            self.in_flight -= 1
+        self._answer(handler, body, reply)
 
     def _answer(self, handler: BaseHTTPRequestHandler, body: dict[str, Any], reply: Reply) -> None:
         model = reply.model or body.get("model") or "fake-model"

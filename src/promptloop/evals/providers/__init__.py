@@ -196,8 +196,11 @@ def load_provider(
     raise ValueError(f"provider: expected an id, a mapping or a callable, got {kind}")
 
 
+_OPTION_KEYS = frozenset({"config", "label", "transform", "delay", "env", "prompts"})
+
+
 def _read_mapping(spec: Mapping[str, Any]) -> tuple[str, Mapping[str, Any], str | None]:
-    if "id" not in spec and len(spec) == 1:
+    if "id" not in spec and len(spec) == 1 and not set(spec) & _OPTION_KEYS:
         # promptfoo's short form: {"openai:gpt-4o-mini": {"config": {...}}}
         ((short_id, options),) = spec.items()
         spec = {"id": short_id, **(options if isinstance(options, Mapping) else {})}
