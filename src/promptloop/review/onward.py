@@ -39,6 +39,7 @@ def feedback_events(label: dict[str, Any]) -> list[FeedbackEvent]:
         "verdict": label["verdict"],
         "severity": label.get("severity"),
         "fixability": label.get("fixability"),
+        "corrected_answer": label.get("corrected_answer"),
     }
     common: dict[str, Any] = {
         "interaction_id": label["interaction_id"],
@@ -62,7 +63,9 @@ def feedback_events(label: dict[str, Any]) -> list[FeedbackEvent]:
                 **common,
             )
         )
-    if label.get("corrected_answer"):
+    # A good answer with a better wording is still good: the correction event (negative in
+    # every rate and in the judge's calibration) is for bad and unsure verdicts only.
+    if label.get("corrected_answer") and label["verdict"] != "good":
         events.append(
             FeedbackEvent(
                 feedback_id=_event_id(label, FeedbackType.CORRECTION.value),

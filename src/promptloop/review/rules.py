@@ -40,6 +40,11 @@ POLARITY = f"""CASE
 END"""
 
 
+def not_queued(column: str) -> str:
+    """Interactions already queued are skipped, so a rule's cap counts new ones only."""
+    return f"NOT EXISTS (SELECT 1 FROM review_items q WHERE q.interaction_id = {column})"
+
+
 @dataclass(frozen=True)
 class Window:
     since: datetime
@@ -66,6 +71,7 @@ def negative_feedback(store: Store, settings: ReviewSettings, window: Window) ->
         JOIN llm_interaction_logs l ON l.interaction_id = f.interaction_id
         WHERE f.source = 'user' AND {NEGATIVE_CONDITION}
           AND f.timestamp >= :since AND f.timestamp < :until
+          AND {not_queued("f.interaction_id")}
         GROUP BY f.interaction_id, f.feedback_type, f.category
         """,
         {"since": window.since, "until": window.until},
@@ -119,7 +125,7 @@ def ambiguous_signals(store: Store, settings: ReviewSettings, window: Window) ->
         JOIN llm_interaction_logs l ON l.interaction_id = a.interaction_id
         WHERE a.source IN ('user', 'inferred') AND b.source IN ('user', 'inferred')
           AND b.timestamp >= :since AND b.timestamp < :until
-          AND ({" OR ".join(clauses)})
+          AND ({" OR ".join(clauses)}) AND {not_queued("a.interaction_id")}
         GROUP BY a.interaction_id, a.feedback_type, b.feedback_type
         ORDER BY max(b.timestamp) DESC, a.interaction_id
         """,
@@ -155,6 +161,7 @@ def judge_disagreement(store: Store, settings: ReviewSettings, window: Window) -
           AND j.polarity * h.polarity = -1
           AND (j.timestamp >= :since OR h.timestamp >= :since)
           AND j.timestamp < :until AND h.timestamp < :until
+          AND {not_queued("j.interaction_id")}
         GROUP BY j.interaction_id, j.polarity, h.source
         ORDER BY latest DESC, j.interaction_id
         """,
@@ -180,10 +187,10 @@ def failure_patterns(store: Store, settings: ReviewSettings, window: Window) -> 
     found: list[Candidate] = []
     for pattern in priorities(store, limit=rule.patterns):
         members = store.fetch_all(
-            """
+            f"""
             SELECT m.interaction_id FROM cluster_members m
             JOIN llm_interaction_logs l ON l.interaction_id = m.interaction_id
-            WHERE m.cluster_id = :cluster
+            WHERE m.cluster_id = :cluster AND {not_queued("m.interaction_id")}
             ORDER BY l.timestamp DESC, m.interaction_id LIMIT :limit
             """,
             {"cluster": pattern["cluster_id"], "limit": rule.per_pattern},
@@ -213,8 +220,9 @@ def random_sample(store: Store, settings: ReviewSettings, window: Window) -> lis
     if rule.rate <= 0:
         return []
     rows = store.fetch_all(
-        "SELECT interaction_id FROM llm_interaction_logs"
-        " WHERE timestamp >= :since AND timestamp < :until ORDER BY timestamp DESC",
+        "SELECT l.interaction_id FROM llm_interaction_logs l"
+        " WHERE l.timestamp >= :since AND l.timestamp < :until"
+        f" AND {not_queued('l.interaction_id')} ORDER BY l.timestamp DESC",
         {"since": window.since, "until": window.until},
     )
     reason = f"uniform random sample of all traffic ({rule.rate:.2%}, seed {rule.seed})"
