@@ -14,6 +14,7 @@ from promptloop.analytics.alerts.webhook import Notifier
 from promptloop.server.api import alerts as alerts_api
 from promptloop.server.api import browser as browser_api
 from promptloop.server.api import evals as evals_api
+from promptloop.server.api import exports as exports_api
 from promptloop.server.api import ingest as ingest_api
 from promptloop.server.api import keys as keys_api
 from promptloop.server.api import metrics as metrics_api
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.include_router(patterns_api.router)
     app.include_router(evals_api.router)
     app.include_router(otlp_api.router)
+    app.include_router(exports_api.router)
     app.include_router(keys_api.router)
     app.include_router(review_api.router)
     # The browser path (/v1/feedback/{token}, /widget.js) and, if enabled, the demo chat.
