@@ -11,11 +11,15 @@ against someone else's interaction.
 from __future__ import annotations
 
 import os
+import time
 from collections import deque
 
 _POOL: deque[str] = deque()
-_POOL_TARGET = 2048
+_POOL_TARGET = 8192
 _BATCH = 256
+# When a burst empties the pool before the sender thread refills it, the host thread takes a
+# small batch: one urandom call for several IDs, but never a long stall on one call.
+_HOT_BATCH = 16
 # Version nibble is forced to 4; the variant nibble to 8..b (RFC 4122), chosen from the
 # random nibble's low two bits.
 _VARIANT = "89ab" * 4
@@ -46,15 +50,21 @@ def new_id() -> str:
     try:
         return _POOL.popleft()
     except IndexError:
-        # A burst outran the sender's refills: take a whole batch now, not one ID per call.
-        _POOL.extend(_batch(_BATCH))
+        # A burst outran the sender's refills: take a small batch now, not one ID per call.
+        _POOL.extend(_batch(_HOT_BATCH))
         return _POOL.popleft()
 
 
-def refill(target: int = _POOL_TARGET) -> None:
-    """Top the pool up to ``target`` IDs (called off the hot path)."""
+def refill(target: int = _POOL_TARGET, *, yield_gil: bool = False) -> None:
+    """Top the pool up to ``target`` IDs (called off the hot path).
+
+    ``yield_gil``: the sender thread hands the GIL back between batches, so host threads
+    never wait for the whole refill.
+    """
     while len(_POOL) < target:
         _POOL.extend(_batch(_BATCH))
+        if yield_gil:
+            time.sleep(0)
 
 
 def _clear_after_fork() -> None:

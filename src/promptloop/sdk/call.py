@@ -36,35 +36,22 @@ class TrackedCall:
     Set ``call.output`` (and optionally ``model``, ``input_tokens``, ``output_tokens``,
     ``user_input``, ``system_prompt``, ``metadata[...]``) inside the block; read
     ``call.interaction_id`` to hand it to the UI.
+
+    Fields that most calls never set are class attributes (``None``), so creating a call
+    sets only what it knows. ``finish()`` queues the object itself; the sender thread turns
+    it into a record (:meth:`to_record`), so changes made after the call ended are not
+    guaranteed to be recorded.
     """
 
-    __slots__ = (
-        "_client",
-        "_ctx_metadata",
-        "_done",
-        "_t0",
-        "_token",
-        "cost_usd",
-        "error",
-        "feature",
-        "input_tokens",
-        "interaction_id",
-        "latency_ms",
-        "metadata",
-        "model",
-        "output",
-        "output_tokens",
-        "parent_interaction_id",
-        "prompt_hash",
-        "prompt_name",
-        "prompt_version",
-        "provider_output",
-        "session_id",
-        "started_at",
-        "system_prompt",
-        "user_id",
-        "user_input",
-    )
+    output: Any = None
+    provider_output: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None
+    error: str | None = None
+    latency_ms: float | None = None
+    _done = False
+    _token: Token[TrackedCall | None] | None = None
 
     def __init__(
         self,
@@ -91,21 +78,12 @@ class TrackedCall:
         self.model = model
         self.system_prompt = system_prompt
         self.user_input = user_input
-        self.output: Any = None
-        self.provider_output: str | None = None
-        self.input_tokens: int | None = None
-        self.output_tokens: int | None = None
-        self.cost_usd: float | None = None
-        self.error: str | None = None
-        self.latency_ms: float | None = None
         self.session_id = ctx.session_id
         self.user_id = ctx.user_id
         self.parent_interaction_id = parent_interaction_id or ctx.parent_interaction_id
         self._ctx_metadata = ctx.metadata
         # The decorator's static metadata is shared; copy so `call.metadata[k] = v` is local.
         self.metadata: dict[str, Any] = dict(metadata) if metadata else {}
-        self._done = False
-        self._token: Token[TrackedCall | None] | None = None
         self.started_at = _time()
         self._t0 = _perf_counter()
 
@@ -128,44 +106,51 @@ class TrackedCall:
 
     # -- completion --------------------------------------------------------------------------
     def finish(self, error: BaseException | None = None) -> None:
-        """Stop the clock, queue the record, and publish the ID as ``last_interaction_id``."""
+        """Stop the clock, queue the call, and publish the ID as ``last_interaction_id``.
+
+        The clock, the error and the text of a non-string output are read here, on the
+        host's thread; the record itself is built by the sender thread (:meth:`to_record`).
+        """
         if self._done:
             return
         self._done = True
-        latency = self.latency_ms
-        if latency is None:
-            latency = (_perf_counter() - self._t0) * 1000.0
+        if self.latency_ms is None:
+            self.latency_ms = (_perf_counter() - self._t0) * 1000.0
         if error is not None and self.error is None:
             self.error = error_text(error)
         out = self.output
+        if out is not None and out.__class__ is not str:
+            # A provider response object: read its text now, and let the object go.
+            self.output = output_text(out)
+        self._client.enqueue_call(self)
+        LAST_INTERACTION.set(self.interaction_id)
+
+    def to_record(self) -> dict[str, Any]:
+        """The queued interaction as a plain dict (``serialize.prepare_interaction`` input)."""
+        out = self.output
         if out is None:
             out = self.provider_output
-        elif out.__class__ is not str:
-            out = output_text(out)
         metadata: Mapping[str, Any] = self._ctx_metadata
         if self.metadata:
-            metadata = {**metadata, **self.metadata} if metadata else self.metadata
-        self._client.enqueue_interaction(
-            {
-                "interaction_id": self.interaction_id,
-                "timestamp": self.started_at,
-                "latency_ms": latency,
-                "session_id": self.session_id,
-                "user_id": self.user_id,
-                "feature": self.feature,
-                "prompt_name": self.prompt_name,
-                "prompt_version": self.prompt_version,
-                "prompt_hash": self.prompt_hash,
-                "model": self.model,
-                "system_prompt": self.system_prompt,
-                "user_input": self.user_input,
-                "raw_output": out,
-                "input_tokens": self.input_tokens,
-                "output_tokens": self.output_tokens,
-                "cost_usd": self.cost_usd,
-                "metadata": metadata,
-                "parent_interaction_id": self.parent_interaction_id,
-                "error": self.error,
-            }
-        )
-        LAST_INTERACTION.set(self.interaction_id)
+            metadata = {**metadata, **self.metadata} if metadata else dict(self.metadata)
+        return {
+            "interaction_id": self.interaction_id,
+            "timestamp": self.started_at,
+            "latency_ms": self.latency_ms,
+            "session_id": self.session_id,
+            "user_id": self.user_id,
+            "feature": self.feature,
+            "prompt_name": self.prompt_name,
+            "prompt_version": self.prompt_version,
+            "prompt_hash": self.prompt_hash,
+            "model": self.model,
+            "system_prompt": self.system_prompt,
+            "user_input": self.user_input,
+            "raw_output": out,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cost_usd": self.cost_usd,
+            "metadata": dict(metadata) if metadata else None,
+            "parent_interaction_id": self.parent_interaction_id,
+            "error": self.error,
+        }

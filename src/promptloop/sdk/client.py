@@ -14,7 +14,7 @@ import os
 import threading
 import weakref
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptloop.sdk import _ids
 from promptloop.sdk.config import ENV_API_KEY, ENV_URL, Settings, resolve_settings
@@ -28,6 +28,9 @@ from promptloop.sdk.transport import (
     Stats,
     Transport,
 )
+
+if TYPE_CHECKING:
+    from promptloop.sdk.call import TrackedCall
 
 logger = logging.getLogger("promptloop")
 
@@ -47,6 +50,7 @@ class Client:
     enqueue_feedback: Enqueue
     enqueue_raw_interaction: Enqueue
     enqueue_raw_feedback: Enqueue
+    enqueue_call: Callable[[TrackedCall], None]
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings(enabled=False)
@@ -62,17 +66,20 @@ class Client:
             self.enqueue_feedback = lambda record: enqueue(FEEDBACK, record)
             self.enqueue_raw_interaction = lambda record: enqueue(RAW_INTERACTION, record)
             self.enqueue_raw_feedback = lambda record: enqueue(RAW_FEEDBACK, record)
+            # A finished tracked call is queued as is: its record is built off the hot path.
+            self.enqueue_call = transport.enqueue_call
         else:
             self._set_enqueue(_discard)
         _CLIENTS.add(self)
 
-    def _set_enqueue(self, fn: Enqueue) -> None:
+    def _set_enqueue(self, fn: Callable[[Any], None]) -> None:
         self.enqueue_interaction = fn
         self.enqueue_feedback = fn
         self.enqueue_raw_interaction = fn
         self.enqueue_raw_feedback = fn
+        self.enqueue_call = fn
 
-    def _drop_after_close(self, record: Mapping[str, Any]) -> None:
+    def _drop_after_close(self, record: Any) -> None:
         self._closed_drops += 1
 
     @property
@@ -124,7 +131,7 @@ class Client:
         return self.hasher.hash(raw)
 
 
-def _discard(record: Mapping[str, Any]) -> None:
+def _discard(record: Any) -> None:
     return None
 
 

@@ -15,19 +15,25 @@ never leaks between threads or concurrent requests.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from contextlib import ContextDecorator
+from contextvars import ContextVar, Token
+from types import MappingProxyType, TracebackType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from promptloop.sdk.call import TrackedCall
 
 
-@dataclass(frozen=True, slots=True)
-class CallContext:
-    """The merged context in force. ``metadata`` is a fresh dict owned by this object."""
+_NO_METADATA: Mapping[str, Any] = MappingProxyType({})
+
+
+class CallContext(NamedTuple):
+    """The merged context in force (immutable). ``metadata`` is owned by this object.
+
+    A named tuple rather than a frozen dataclass: it is built on every ``context()`` entry,
+    and a tuple costs a fraction of a frozen dataclass's ``__init__``.
+    """
 
     session_id: str | None = None
     user_id: str | None = None
@@ -35,7 +41,7 @@ class CallContext:
     prompt_name: str | None = None
     prompt_version: str | None = None
     parent_interaction_id: str | None = None
-    metadata: Mapping[str, Any] = field(default_factory=dict)
+    metadata: Mapping[str, Any] = _NO_METADATA
 
 
 EMPTY = CallContext()
@@ -53,7 +59,46 @@ def current_context() -> CallContext:
     return _CONTEXT.get()
 
 
-@contextmanager
+class _ContextBlock(ContextDecorator):
+    """What ``context(...)`` returns: a plain class, not a generator-based context manager,
+    because it runs around every tracked call of a request (a few microseconds saved)."""
+
+    __slots__ = ("_fields", "_token")
+
+    def __init__(self, fields: tuple[Any, ...]) -> None:
+        self._fields = fields
+        self._token: Token[CallContext] | None = None
+
+    def _recreate_cm(self) -> _ContextBlock:
+        # Used as a decorator, each call gets its own block (and token).
+        return _ContextBlock(self._fields)
+
+    def __enter__(self) -> CallContext:
+        session_id, user_id, feature, prompt_name, prompt_version, parent, metadata = self._fields
+        outer = _CONTEXT.get()
+        merged = CallContext(
+            outer.session_id if session_id is None else session_id,
+            outer.user_id if user_id is None else user_id,
+            outer.feature if feature is None else feature,
+            outer.prompt_name if prompt_name is None else prompt_name,
+            outer.prompt_version if prompt_version is None else prompt_version,
+            outer.parent_interaction_id if parent is None else parent,
+            {**outer.metadata, **metadata} if metadata else outer.metadata,
+        )
+        self._token = _CONTEXT.set(merged)
+        return merged
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        token, self._token = self._token, None
+        if token is not None:
+            _CONTEXT.reset(token)
+
+
 def context(
     *,
     session_id: str | None = None,
@@ -63,7 +108,7 @@ def context(
     prompt_version: str | None = None,
     parent_interaction_id: str | None = None,
     metadata: Mapping[str, Any] | None = None,
-) -> Iterator[CallContext]:
+) -> _ContextBlock:
     """Attach session/user/feature/metadata to every interaction logged inside the block.
 
     ``user_id`` is the raw ID: it is HMAC-hashed before anything leaves the process.
@@ -73,25 +118,9 @@ def context(
     ...     ctx.feature
     'chat'
     """
-    outer = _CONTEXT.get()
-    merged = CallContext(
-        session_id=session_id if session_id is not None else outer.session_id,
-        user_id=user_id if user_id is not None else outer.user_id,
-        feature=feature if feature is not None else outer.feature,
-        prompt_name=prompt_name if prompt_name is not None else outer.prompt_name,
-        prompt_version=prompt_version if prompt_version is not None else outer.prompt_version,
-        parent_interaction_id=(
-            parent_interaction_id
-            if parent_interaction_id is not None
-            else outer.parent_interaction_id
-        ),
-        metadata={**outer.metadata, **metadata} if metadata else outer.metadata,
+    return _ContextBlock(
+        (session_id, user_id, feature, prompt_name, prompt_version, parent_interaction_id, metadata)
     )
-    token = _CONTEXT.set(merged)
-    try:
-        yield merged
-    finally:
-        _CONTEXT.reset(token)
 
 
 def last_interaction_id() -> str | None:

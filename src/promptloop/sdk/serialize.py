@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from pydantic import AliasChoices
 
 from promptloop.core.records import MAX_TEXT_CHARS, FeedbackEvent, Interaction
@@ -24,6 +25,8 @@ from promptloop.sdk.hashing import UserHasher
 _TEXT_FIELDS = ("system_prompt", "user_input", "raw_output", "error")
 _PROMPT_HASH_CACHE: dict[str, str] = {}
 _PROMPT_HASH_CACHE_MAX = 256
+# Datetimes go through _default (ISO 8601 in UTC, as with json), not orjson's naive format.
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
 
 
 def _alias_map(model: type[Interaction] | type[FeedbackEvent]) -> dict[str, str]:
@@ -154,5 +157,13 @@ def _default(value: Any) -> Any:
 
 
 def encode(record: Mapping[str, Any]) -> bytes:
-    """Compact ASCII JSON (non-ASCII escaped, so lone surrogates cannot break encoding)."""
-    return json.dumps(record, default=_default, separators=(",", ":")).encode("ascii")
+    """Compact JSON (UTF-8) for the wire.
+
+    orjson first: it encodes a record several times faster than ``json``, and this runs on
+    the sender thread, which shares the GIL with the host app. What orjson refuses (lone
+    surrogates, integers beyond 64 bits) goes through ``json`` as escaped ASCII instead.
+    """
+    try:
+        return orjson.dumps(record, default=_default, option=_ORJSON_OPTIONS)
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(record, default=_default, separators=(",", ":")).encode("ascii")

@@ -151,7 +151,7 @@ class Tracker:
             metadata=self.metadata,
             parent_interaction_id=parent_interaction_id or self.parent_interaction_id,
         )
-        call.activate()
+        call._token = ACTIVE_CALL.set(call)  # call.activate(), inlined: this is the hot path
         if self.prompt is not None:
             self.prompt.stamp()
         return call

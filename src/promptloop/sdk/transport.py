@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from email.utils import parsedate_to_datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 from promptloop.sdk import _ids
 from promptloop.sdk.config import Settings
@@ -77,6 +77,16 @@ class Stats(TypedDict):
     pending: int
 
 
+class SupportsRecord(Protocol):
+    """A queued tracked call: turned into a record by the sender thread."""
+
+    def to_record(self) -> Mapping[str, Any]: ...
+
+
+# What the queue holds: ``(kind, record)`` pairs, or tracked calls queued as they are.
+QueueItem = tuple[int, Mapping[str, Any]] | SupportsRecord
+
+
 class _Outcome(Enum):
     DELIVERED = "delivered"  # accepted in full or in part (207)
     PERMANENT = "permanent"  # the collector refused the batch: do not retry
@@ -118,7 +128,7 @@ class Transport:
             os.register_at_fork(after_in_child=_after_fork)
 
     def _setup_runtime(self) -> None:
-        self._queue: deque[tuple[int, Mapping[str, Any]]] = deque()
+        self._queue: deque[QueueItem] = deque()
         self._taken = 0
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -148,6 +158,21 @@ class Transport:
         queue = self._queue
         if len(queue) < self._max_queue:
             queue.append((kind, record))
+            if len(queue) >= self._batch_size and not self._wake.is_set():
+                self._wake.set()
+        else:
+            with self._counter_lock:
+                self._dropped += 1
+
+    def enqueue_call(self, call: SupportsRecord) -> None:
+        """Queue a finished tracked call as is (its record is built on the sender thread).
+
+        The hot path of every tracked call: one ``deque.append`` and no tuple, so a call
+        leaves a single object behind for the garbage collector.
+        """
+        queue = self._queue
+        if len(queue) < self._max_queue:
+            queue.append(call)
             if len(queue) >= self._batch_size and not self._wake.is_set():
                 self._wake.set()
         else:
@@ -226,7 +251,7 @@ class Transport:
                 http.close()
 
     def _round(self) -> None:
-        _ids.refill()
+        _ids.refill(yield_gil=True)
         stopping = self._stop.is_set()
         if self._spool_pending and not stopping:
             self._replay()
@@ -243,7 +268,7 @@ class Transport:
         queue = self._queue
         delivered = False
         while queue:
-            items: list[tuple[int, Mapping[str, Any]]] = []
+            items: list[QueueItem] = []
             try:
                 for _ in range(self._batch_size):
                     items.append(queue.popleft())
@@ -257,18 +282,20 @@ class Transport:
                         delivered = True
         return delivered
 
-    def _encode_all(
-        self, items: Sequence[tuple[int, Mapping[str, Any]]]
-    ) -> tuple[list[bytes], list[bytes]]:
+    def _encode_all(self, items: Sequence[QueueItem]) -> tuple[list[bytes], list[bytes]]:
         settings = self._settings
         interactions: list[bytes] = []
         feedback: list[bytes] = []
-        for index, (kind, record) in enumerate(items):
+        for index, item in enumerate(items):
             if index & 7 == 7:
                 # Hand the GIL back to host threads every few records: otherwise a host
                 # thread may wait a whole switch interval (5 ms) behind this CPU-bound loop.
                 time.sleep(0)
             try:
+                if isinstance(item, tuple):
+                    kind, record = item
+                else:
+                    kind, record = INTERACTION, item.to_record()
                 if kind in (INTERACTION, RAW_INTERACTION):
                     if kind == RAW_INTERACTION:
                         record = normalize_keys(record, INTERACTION_KEYS)
@@ -440,7 +467,7 @@ class Transport:
         self._spool_pending = self._spool.has_pending()
 
     def _spool_queue_now(self) -> None:
-        items: list[tuple[int, Mapping[str, Any]]] = []
+        items: list[QueueItem] = []
         while True:
             try:
                 items.append(self._queue.popleft())
