@@ -55,21 +55,30 @@ def split_of(dataset: str, group: str, fraction: float) -> str:
 
 @dataclass
 class _Groups:
-    """Representative normalised inputs and their group keys, growing as inputs arrive."""
+    """Group keys by normalised input (every member) and one representative text per group
+    for the fuzzy search; grows as inputs arrive. Identical normalised inputs always land in
+    the same group, in this version and every later one."""
 
+    exact: dict[str, str]
     texts: list[str]
     keys: list[str]
 
     def key_for(self, normalised: str, threshold: float) -> str:
+        known = self.exact.get(normalised)
+        if known is not None:
+            return known
+        key = None
         if normalised:
             found = process.extractOne(
                 normalised, self.texts, scorer=fuzz.ratio, score_cutoff=threshold
             )
             if found is not None:
-                return self.keys[found[2]]
-        key = _group_key(normalised)
-        self.texts.append(normalised)
-        self.keys.append(key)
+                key = self.keys[found[2]]
+        if key is None:
+            key = _group_key(normalised)
+            self.texts.append(normalised)
+            self.keys.append(key)
+        self.exact[normalised] = key
         return key
 
 
@@ -82,14 +91,19 @@ def assign_groups(
 ) -> list[str]:
     """A near-duplicate group key per input; groups of the dataset's earlier versions are kept."""
     earlier = store.fetch_all(
-        "SELECT DISTINCT split_group, input FROM eval_items WHERE dataset = :name "
-        "ORDER BY split_group, input",
+        "SELECT split_group, input, version, item_index FROM eval_items WHERE dataset = :name "
+        "ORDER BY version, item_index",
         {"name": dataset},
     )
-    groups = _Groups(
-        texts=[normalise(row["input"]) for row in earlier],
-        keys=[str(row["split_group"]) for row in earlier],
-    )
+    groups = _Groups(exact={}, texts=[], keys=[])
+    represented: set[str] = set()
+    for row in earlier:
+        normalised, key = normalise(row["input"]), str(row["split_group"])
+        groups.exact.setdefault(normalised, key)
+        if key not in represented:
+            represented.add(key)
+            groups.texts.append(normalised)
+            groups.keys.append(key)
     return [groups.key_for(normalise(text), threshold) for text in inputs]
 
 

@@ -3,6 +3,7 @@ config) into a :class:`~promptloop.evals.runner.RunPlan`. The CLI and the HTTP A
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,11 +12,19 @@ from typing import Any
 from promptloop.evals import datasets, promptfoo, specs
 from promptloop.evals.judge import JudgeConfig, calibrate_from_store
 from promptloop.evals.providers import load_provider
-from promptloop.evals.runner import DEFAULT_CONCURRENCY, RunPlan, cases_from_items, resolve_prompt
+from promptloop.evals.runner import (
+    DEFAULT_CONCURRENCY,
+    EvalCase,
+    RunPlan,
+    cases_from_items,
+    resolve_prompt,
+)
 from promptloop.evals.types import AssertionSpec, Provider
 from promptloop.store.base import Store
 
 SPLIT_CHOICES = ("dev", "holdout", "all")
+DEFAULT_OPENAI_GRADER = "openai:chat:gpt-4.1-2025-04-14"
+DEFAULT_ANTHROPIC_GRADER = "anthropic:messages:claude-sonnet-4-20250514"
 
 
 @dataclass
@@ -124,8 +133,11 @@ def promptfoo_plan(store: Store, request: RunRequest) -> tuple[RunPlan, list[str
     loaded = promptfoo.load_config(request.config)
     name, version = promptfoo.store_tests(store, loaded, created_by=request.created_by)
     rows = datasets.items(store, name, version, status="accepted", splits=("dev", "holdout"))
-    grader, judge = _judge(store, request.judge or loaded.judge, None)
     cases = cases_from_items(rows, extra=_check_assertions(request.assertions))
+    chosen = request.judge or loaded.judge
+    if chosen is None and _needs_judge(cases):
+        chosen = default_grader()
+    grader, judge = _judge(store, chosen, None)
     plan = RunPlan(
         prompts=loaded.prompts,
         providers=_providers(loaded.providers, request.cache_dir, loaded.base_dir),
@@ -153,11 +165,29 @@ def plan_for(store: Store, request: RunRequest) -> tuple[RunPlan, list[str]]:
     return dataset_plan(store, request), []
 
 
+def default_grader() -> str | None:
+    """promptfoo's default grader when a config names none: OpenAI when its key or base URL
+    is set, else Anthropic when its key is (promptfoo's documented choice)."""
+    if os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"):
+        return DEFAULT_OPENAI_GRADER
+    if os.environ.get("ANTHROPIC_API_KEY"):
+        return DEFAULT_ANTHROPIC_GRADER
+    return None
+
+
+def _needs_judge(cases: Sequence[EvalCase]) -> bool:
+    return bool(_graded_types(cases))
+
+
 def needs_judge(plan: RunPlan) -> list[str]:
     """Model-graded assertion types in the plan (a judge must be configured for them)."""
+    return _graded_types(plan.cases)
+
+
+def _graded_types(cases: Sequence[EvalCase]) -> list[str]:
     graded = {"llm-rubric", "model-graded-closedqa", "factuality", "select-best", "g-eval"}
     found = set()
-    for case in plan.cases:
+    for case in cases:
         for spec in case.assertions:
             kind = str(spec.get("type", "")).removeprefix("not-")
             if kind in graded and not spec.get("provider"):

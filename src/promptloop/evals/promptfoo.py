@@ -105,7 +105,7 @@ def _file_prompt(reference: str, label: Any, base_dir: Path, where: str) -> Prom
     except ValueError as exc:
         raise ValueError(f"{where}: {exc}") from None
     return PromptUnderTest(
-        label=str(label or path_text), template=found.template, settings=found.settings
+        label=str(label or Path(path_text).name), template=found.template, settings=found.settings
     )
 
 

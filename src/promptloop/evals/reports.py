@@ -191,13 +191,27 @@ class Side:
 
 
 def parse_side(store: Store, reference: str) -> Side:
-    """``RUN``, ``RUN/PROMPT`` or ``RUN/PROMPT/PROVIDER`` (the prompt label, the provider id).
+    """``RUN``, ``RUN/PROMPT`` or ``RUN/PROMPT/PROVIDER`` (a prompt label, a provider id).
 
-    The provider id may itself contain ``/`` (a URL), so only the first two are split off.
+    Prompt labels and provider ids may themselves contain ``/`` (``support/triage@1.0.0``,
+    an http URL), so the part after the run is matched against the run's own cells.
     """
     run, _, rest = reference.partition("/")
-    prompt, _, provider = rest.partition("/")
-    return Side(resolve_run(store, run), prompt or None, provider or None)
+    run_id = resolve_run(store, run)
+    if not rest:
+        return Side(run_id)
+    rows = store.fetch_all(
+        "SELECT DISTINCT prompt_label, provider_id FROM eval_results WHERE run_id = :id",
+        {"id": run_id},
+    )
+    cells = [(str(row["prompt_label"]), str(row["provider_id"])) for row in rows]
+    for prompt, provider in cells:
+        if rest == f"{prompt}/{provider}":
+            return Side(run_id, prompt, provider)
+    if any(prompt == rest for prompt, _ in cells):
+        return Side(run_id, rest)
+    shown = ", ".join(sorted({f"{run_id}/{p}" for p, _ in cells}))
+    raise ValueError(f"side: run {run_id} has no prompt or cell {rest!r}; it has {shown}")
 
 
 def _side_rows(store: Store, side: Side) -> list[dict[str, Any]]:

@@ -129,7 +129,8 @@ def resolve_prompt(
         if not path.is_file():
             raise ValueError(f"prompt: no file {path}")
         parsed = parse_prompt_file(path.stem, path, path.read_text(encoding="utf-8"))
-        return PromptUnderTest(label=path_text, template=parsed.template, settings=parsed.settings)
+        # The file's name, not its path: labels name cells in "RUN/PROMPT/PROVIDER".
+        return PromptUnderTest(label=path.name, template=parsed.template, settings=parsed.settings)
     name, sep, pointer = reference.partition("@")
     if store is None:
         raise ValueError(f"prompt: {reference!r} is not a file and no store is open")
