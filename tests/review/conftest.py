@@ -37,6 +37,14 @@ def store(store_url: str) -> Iterator[Store]:
     opened.close()
 
 
+@pytest.fixture
+def duck(tmp_path: object) -> Iterator[Store]:
+    """DuckDB only: for tests whose SQL the both-backend tests already cover."""
+    opened = open_store(f"duckdb:///{tmp_path}/duck.duckdb")
+    yield opened
+    opened.close()
+
+
 def new_id() -> str:
     return next(_ids)
 

@@ -107,7 +107,8 @@ def test_held_item_comes_back_and_exclude_skips_it(store: Store) -> None:
     assert queue.claim_next(store, "bob", SETTINGS, now=NOW, exclude=[bobs["item_id"]]) is None
 
 
-def test_claims_expire(store: Store) -> None:
+def test_claims_expire(duck: Store) -> None:
+    store = duck
     _fill(store, 1)
     held = queue.claim_next(store, "ann", SETTINGS, now=NOW)
     assert held is not None
@@ -115,11 +116,14 @@ def test_claims_expire(store: Store) -> None:
     later = NOW + timedelta(seconds=SETTINGS.claim_ttl_seconds + 1)
     taken = queue.claim_next(store, "bob", SETTINGS, now=later)
     assert taken is not None and taken["item_id"] == held["item_id"]
-    with pytest.raises(ConflictError, match="claim item .* before labelling it: it is held by bob"):
+    with pytest.raises(
+        ConflictError, match=r"claim item .* before labelling it: it is held by bob"
+    ):
         submit_label(store, held["item_id"], "ann", parse_label({"verdict": "bad"}))
 
 
-def test_claim_item_and_release(store: Store) -> None:
+def test_claim_item_and_release(duck: Store) -> None:
+    store = duck
     [item_id] = _fill(store, 1)
     queue.claim_item(store, item_id, "ann", SETTINGS, now=NOW)
     with pytest.raises(ConflictError, match="claimed by ann"):

@@ -93,7 +93,8 @@ def test_enqueue_is_idempotent_and_orders_by_priority(store: Store) -> None:
     assert counts["open"] == 3 and counts["by_rule"]["negative_feedback"] == {"open": 2}
 
 
-def test_random_sample_is_uniform_seeded_and_stable(store: Store) -> None:
+def test_random_sample_is_uniform_seeded_and_stable(duck: Store) -> None:
+    store = duck
     w = world(store)
     ids = filler(w, 400)
     w.save()
@@ -129,7 +130,8 @@ def test_failure_pattern_members_enter_with_the_pattern_named(store: Store) -> N
     assert reason.startswith('pattern #1 "')
 
 
-def test_max_per_rule_caps_each_run(store: Store) -> None:
+def test_max_per_rule_caps_each_run(duck: Store) -> None:
+    store = duck
     w = world(store)
     for _ in range(6):
         w.event(w.interaction(), "thumbs_down")
@@ -150,7 +152,8 @@ def test_double_labelling_share_is_hash_based() -> None:
     assert all(queue.double_labelled(i, 1.0) for i in ids)
 
 
-def test_manual_enqueue_needs_an_existing_interaction(store: Store) -> None:
+def test_manual_enqueue_needs_an_existing_interaction(duck: Store) -> None:
+    store = duck
     w = world(store)
     ident = w.interaction()
     w.save()
@@ -161,7 +164,8 @@ def test_manual_enqueue_needs_an_existing_interaction(store: Store) -> None:
         queue.enqueue_interaction(store, "00000000-0000-4000-8000-00000000ffff")
 
 
-def test_bad_input_names_the_field(store: Store, tmp_path: object) -> None:
+def test_bad_input_names_the_field(duck: Store, tmp_path: object) -> None:
+    store = duck
     with pytest.raises(ValueError, match="rules: unknown"):
         queue.enqueue(store, rules=["everything"])
     with pytest.raises(ValueError, match="days"):
