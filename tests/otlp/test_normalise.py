@@ -268,3 +268,13 @@ def test_any_json_is_decoded_or_refused_cleanly(request: Any) -> None:
     except InvalidPayload:
         return
     normalise_request(decoded)  # never raises on what the decoder accepted
+
+
+def test_the_collector_hashes_user_ids_exactly_as_the_sdk_does() -> None:
+    from promptloop.otlp.users import user_id_hasher
+    from promptloop.sdk.hashing import UserHasher
+
+    ours, sdk = user_id_hasher("shared-key"), UserHasher("shared-key")
+    for raw in ("alice@example.com", "42", "ünïcode"):
+        assert ours(raw) == sdk.hash(raw)
+    assert ours(sdk.hash("bob")) == sdk.hash("bob")  # never hashed twice

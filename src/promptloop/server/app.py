@@ -22,11 +22,12 @@ from promptloop.server.api import otlp as otlp_api
 from promptloop.server.api import patterns as patterns_api
 from promptloop.server.api import prompts as prompts_api
 from promptloop.server.api import query as query_api
+from promptloop.server.api import retention as retention_api
 from promptloop.server.api import review as review_api
 from promptloop.server.api import signals as signals_api
 from promptloop.server.errors import install_error_handlers
 from promptloop.server.ingest import Ingestor
-from promptloop.server.scheduler import SignalScheduler
+from promptloop.server.scheduler import RetentionScheduler, SignalScheduler
 from promptloop.server.settings import Settings
 from promptloop.server.ui import install as install_dashboard
 from promptloop.signals.jobs import SignalJob
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             flush_interval=settings.flush_interval,
             flush_rows=settings.flush_rows,
             max_pending_rows=settings.max_pending_rows,
+            max_pending_bytes=settings.max_pending_bytes,
             fsync=settings.fsync,
         )
         app.state.ingestor.start()
@@ -57,6 +59,13 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             settings.signals_interval,
         )
         app.state.signals.start()
+        app.state.retention = RetentionScheduler(
+            app.state.ingestor,
+            app.state.store,
+            settings.retention,
+            settings.retention_interval,
+        )
+        app.state.retention.start()
         app.state.alerts = _alert_scheduler(app.state.store, app.state, settings)
         app.state.alerts.start()
         try:
@@ -64,6 +73,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         finally:
             app.state.ui_snapshots.close()
             app.state.alerts.stop()
+            app.state.retention.stop()
             app.state.signals.stop()
             app.state.ingestor.stop()
             if owned:
@@ -90,6 +100,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.include_router(evals_api.router)
     app.include_router(otlp_api.router)
     app.include_router(exports_api.router)
+    app.include_router(retention_api.router)
     app.include_router(keys_api.router)
     app.include_router(review_api.router)
     # The browser path (/v1/feedback/{token}, /widget.js) and, if enabled, the demo chat.

@@ -9,6 +9,7 @@ from pathlib import Path
 from promptloop.analytics.alerts.rules import AlertSettings
 from promptloop.signals.rules import SignalSettings
 from promptloop.store import default_store_url
+from promptloop.store.retention import parse_rules
 
 
 def _list_from_env(name: str) -> frozenset[str]:
@@ -22,6 +23,10 @@ def _keys_from_env() -> frozenset[str]:
 
 def _flag_from_env(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _retention_from_env() -> dict[str, int]:
+    return parse_rules(os.environ.get("PROMPTLOOP_RETENTION") or None)
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,11 @@ class Settings:
     )
     flush_interval: float = 0.5
     flush_rows: int = 5_000
-    max_pending_rows: int = 500_000
+    # Ingest bounds (docs/reliability.md): records waiting for the store (count and request
+    # bytes) before POSTs get 503, and requests read/validated at once before they get 429.
+    max_pending_rows: int = 100_000
+    max_pending_bytes: int = 128 * 1024 * 1024
+    max_concurrent_ingest: int = 8
     max_body_bytes: int = 32 * 1024 * 1024
     fsync: bool = True
     # Seconds between runs of the signal inference job; 0 turns the schedule off.
@@ -90,6 +99,18 @@ class Settings:
     # Hours a dashboard login lasts at most, and minutes without a request that end it.
     dashboard_session_hours: float = 12.0
     dashboard_idle_minutes: float = 30.0
+    # Retention (docs/retention.md): days each table keeps its rows, from e.g.
+    # PROMPTLOOP_RETENTION="interactions=90,feedback=365"; empty keeps everything. Applied
+    # every ``retention_interval`` seconds (0 turns the schedule off).
+    retention: dict[str, int] = field(default_factory=_retention_from_env)
+    retention_interval: float = field(
+        default_factory=lambda: float(os.environ.get("PROMPTLOOP_RETENTION_INTERVAL") or 3600)
+    )
+    # User IDs in OTLP spans arrive raw; with this key (the SDK's PROMPTLOOP_HASH_KEY) the
+    # collector hashes them exactly as the SDK does, so both paths name a user the same.
+    otlp_hash_key: str | None = field(
+        default_factory=lambda: os.environ.get("PROMPTLOOP_HASH_KEY") or None, repr=False
+    )
 
     @property
     def wal_dir(self) -> Path:

@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from promptloop.otlp import InvalidPayload, decode_json, decode_protobuf, normalise_request
 from promptloop.otlp.normalise import Normalised
+from promptloop.otlp.users import user_id_hasher
 from promptloop.server.auth import require_api_key
 from promptloop.server.ingest import Backpressure, Ingestor
 
@@ -89,13 +90,13 @@ def _too_large(limit: int, *, inflated: bool = False) -> OtlpError:
     return OtlpError(413, code_pb2.RESOURCE_EXHAUSTED, f"{what} exceeds {limit} bytes")
 
 
-def _ingest(ingestor: Ingestor, media: str, body: bytes) -> Normalised:
+def _ingest(ingestor: Ingestor, media: str, body: bytes, hash_key: str | None) -> Normalised:
     decode = decode_protobuf if media == PROTOBUF else decode_json
     try:
         decoded = decode(body)
     except InvalidPayload as exc:
         raise OtlpError(400, code_pb2.INVALID_ARGUMENT, str(exc)) from None
-    result = normalise_request(decoded)
+    result = normalise_request(decoded, hash_user_id=user_id_hasher(hash_key) if hash_key else None)
     try:
         ingestor.submit("interactions", result.interactions)
     except Backpressure as exc:
@@ -165,7 +166,10 @@ async def post_traces(request: Request) -> Response:
     try:
         media = _media_type(request)
         body = await _body(request, request.app.state.settings.max_body_bytes)
-        result = await run_in_threadpool(_ingest, request.app.state.ingestor, media, body)
+        settings = request.app.state.settings
+        result = await run_in_threadpool(
+            _ingest, request.app.state.ingestor, media, body, settings.otlp_hash_key
+        )
     except OtlpError as error:
         return _failure(media, error)
     return _answer(media, result)
