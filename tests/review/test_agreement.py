@@ -20,7 +20,7 @@ from tests.review.conftest import NOW, world
 LABELS = st.sampled_from(["good", "bad", "unsure"])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(st.tuples(LABELS, LABELS), min_size=1, max_size=60))
 def test_kappa_matches_scikit_learn(pairs: list[tuple[str, str]]) -> None:
     first, second = [a for a, _ in pairs], [b for _, b in pairs]

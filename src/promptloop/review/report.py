@@ -167,14 +167,15 @@ def _direction(trend: list[int]) -> str:
 
 def alerts_in(store: Store, since: datetime, until: datetime) -> list[dict[str, Any]]:
     rows = store.fetch_all(
-        "SELECT * FROM alerts WHERE opened_at >= :since AND opened_at < :until"
+        "SELECT alert_id FROM alerts WHERE opened_at >= :since AND opened_at < :until"
         " ORDER BY opened_at DESC, alert_id",
         {"since": since, "until": until},
     )
-    return [
-        {key: value for key, value in alerts_api.presented(row).items() if key != "evidence"}
-        for row in rows
-    ]
+    found = []
+    for row in rows:
+        shown = alerts_api.presented(alerts_api.get_alert(store, row["alert_id"]))
+        found.append({key: value for key, value in shown.items() if key != "evidence"})
+    return found
 
 
 def version_comparisons(store: Store, since: datetime, until: datetime) -> list[dict[str, Any]]:
