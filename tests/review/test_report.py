@@ -195,7 +195,7 @@ def test_periods_parse_and_bad_ones_name_the_field() -> None:
     assert parse_period("2w") == timedelta(weeks=2)
     assert parse_period(" 12h ") == timedelta(hours=12)
     for bad in ("", "30", "0d", "3y", "-1d"):
-        with pytest.raises(ValueError, match="^period: "):
+        with pytest.raises(ValueError, match=r"^period: "):
             parse_period(bad)
 
 
