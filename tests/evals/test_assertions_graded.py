@@ -233,3 +233,25 @@ async def test_evaluate_runs_graded_and_plain_assertions_together(
     assert result.score == pytest.approx(3 / 4)
     assert len(result.components) == 3  # select-best is applied across outputs, not here
     assert result.grader_tokens == 36
+
+
+async def test_similar_with_an_embedding_provider(fake: FakeLLM) -> None:
+    provider = {
+        "id": "openai:embedding:text-embedding-3-small",
+        "config": {"apiBaseUrl": fake.openai_url, "apiKey": "test"},
+    }
+    # The fake embeds texts as letter counts: "cab" and "abc" point the same way, "xyz" not.
+    same = await run_assertion(
+        AssertionSpec("similar", "abc", threshold=0.99, provider=provider), _ctx(None, "cab")
+    )
+    assert same.passed and same.score == pytest.approx(1.0)
+    assert fake.requests[-1][0] == "/v1/embeddings"
+    assert fake.requests[-1][1]["model"] == "text-embedding-3-small"
+    apart = await run_assertion(
+        AssertionSpec("similar", "abc", provider=provider), _ctx(None, "xyz")
+    )
+    assert not apart.passed and apart.score == pytest.approx(0.0)
+    wrong = await run_assertion(
+        AssertionSpec("similar", "abc", provider="openai:chat:gpt-4o"), _ctx(None)
+    )
+    assert not wrong.passed and "needs an embedding provider" in wrong.reason

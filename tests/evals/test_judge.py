@@ -19,8 +19,10 @@ from promptloop.evals.judge import (
     pairwise,
     reference_guided,
     rubric,
+    verdict_event,
 )
 from promptloop.evals.providers import load_provider
+from promptloop.evals.types import GradingResult
 from promptloop.store.base import Store
 from tests.support.fake_llm import FakeLLM
 
@@ -165,7 +167,11 @@ def test_calibrate_from_store_pairs_judge_and_people_per_interaction(store: Stor
     store.insert_feedback(
         [
             _event(agree, "thumbs_down", "judge", 1),
-            _event(agree, "thumbs_up", "judge", 2),  # the latest judge verdict counts
+            verdict_event(  # the latest judge verdict counts
+                agree.interaction_id,
+                GradingResult(True, 0.9, "fine", judge={"model": "m", "seed": 0}),
+                timestamp=datetime(2026, 11, 1, 0, 2, tzinfo=UTC),
+            ),
             _event(agree, "thumbs_up", "annotator", 3),
             _event(user_only, "thumbs_down", "judge", 1),
             _event(user_only, "thumbs_up", "user", 2),
@@ -193,5 +199,11 @@ def test_calibrate_from_store_pairs_judge_and_people_per_interaction(store: Stor
     assert result.warning is not None
     only_annotators = labelled_pairs(store, human_sources=("annotator",), feature="summary")
     assert set(only_annotators) == {agree.interaction_id, annotator_wins.interaction_id}
+    stored = store.fetch_all(
+        "SELECT value, comment, metadata FROM feedback_events"
+        " WHERE source = 'judge' AND interaction_id = :id AND feedback_type = 'thumbs_up'",
+        {"id": agree.interaction_id},
+    )
+    assert [(row["value"], row["comment"]) for row in stored] == [(0.9, "fine")]
     later = labelled_pairs(store, since=datetime(2026, 11, 1, 0, 2, tzinfo=UTC))
     assert agree.interaction_id in later and user_only.interaction_id not in later

@@ -265,6 +265,15 @@ async def test_a_provider_survives_several_event_loops(fake: FakeLLM) -> None:
     assert outputs == ["Hello from the fake LLM."] * 2
 
 
+async def test_aclose_releases_connections_and_the_provider_still_works(fake: FakeLLM) -> None:
+    provider = _openai(fake)
+    assert (await provider.call(ProviderRequest(prompt="x"))).error is None
+    await provider.aclose()
+    await provider.aclose()  # idempotent
+    assert (await provider.call(ProviderRequest(prompt="y"))).error is None
+    await provider.aclose()
+
+
 @pytest.mark.parametrize(
     ("spec", "message"),
     [

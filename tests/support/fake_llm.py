@@ -15,7 +15,8 @@ requests are kept in ``requests``. ``route(substring, text)`` answers every requ
 contains ``substring`` (not consumed; checked before the script). ``hold_in_groups(k)`` makes
 requests wait until their group of k has arrived (requests 1..k, k+1..2k, ...; or the server
 closes), and ``max_in_flight`` records the most requests ever being handled at the same time
-(a request stops counting just before its answer is written).
+(a request stops counting just before its answer is written). ``POST /v1/embeddings`` answers
+with 26-dimensional letter-count vectors (a-z), so similarities are known in advance.
 """
 
 from __future__ import annotations
@@ -178,6 +179,8 @@ class FakeLLM:
                 self._sse(handler, self._chat_events(reply, model, include_usage), done=True)
             else:
                 self._json(handler, 200, self._chat(reply, model))
+        elif handler.path.endswith("/embeddings"):
+            self._json(handler, 200, self._embeddings(body, model))
         elif handler.path.endswith("/responses"):
             if body.get("stream"):
                 self._sse(handler, self._responses_events(reply, model))
@@ -288,6 +291,26 @@ class FakeLLM:
                 )
             )
         return events
+
+    # -- OpenAI embeddings ---------------------------------------------------------------
+    @staticmethod
+    def letter_counts(text: str) -> list[float]:
+        """The vector the fake embeds ``text`` as: counts of each letter a-z."""
+        lowered = text.lower()
+        return [float(lowered.count(chr(ord("a") + i))) for i in range(26)]
+
+    def _embeddings(self, body: dict[str, Any], model: str) -> dict[str, Any]:
+        inputs = body.get("input", [])
+        texts = [inputs] if isinstance(inputs, str) else list(inputs)
+        return {
+            "object": "list",
+            "model": model,
+            "data": [
+                {"object": "embedding", "index": i, "embedding": self.letter_counts(text)}
+                for i, text in enumerate(texts)
+            ],
+            "usage": {"prompt_tokens": len(texts), "total_tokens": len(texts)},
+        }
 
     # -- OpenAI responses ----------------------------------------------------------------
     @staticmethod

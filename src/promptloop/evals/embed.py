@@ -12,6 +12,7 @@ not meaning. For meaning, pass an embedder backed by a model: anything with
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import itertools
 import re
@@ -93,14 +94,18 @@ async def embed(embedder: Any, texts: Sequence[str]) -> Vectors:
     """Vectors from any supported embedder, awaiting it when it is async."""
     if embedder is None:
         embedder = default_embedder()
-    if hasattr(embedder, "embed"):
-        result = embedder.embed(list(texts))
-    elif hasattr(embedder, "fit") and hasattr(embedder, "transform"):
-        result = _AnalyticsAdapter(embedder).embed(texts)
-    elif callable(embedder):
-        result = embedder(list(texts))
-    else:
+    if hasattr(embedder, "fit") and hasattr(embedder, "transform"):
+        embedder = _AnalyticsAdapter(embedder)
+    function = getattr(embedder, "embed", None)
+    if function is None and callable(embedder):
+        function = embedder
+    if function is None:
         raise ValueError("embedder: expected an object with embed(texts) or fit/transform")
+    if isinstance(embedder, HashingEmbedder) or inspect.iscoroutinefunction(function):
+        result = function(list(texts))
+    else:
+        # A model-backed embedder may block on the network: keep the event loop free.
+        result = await asyncio.to_thread(function, list(texts))
     if inspect.isawaitable(result):
         result = await result
     return np.asarray(result, dtype=np.float32)

@@ -24,7 +24,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from promptloop.core.enums import NEGATIVE_RATING_MAX, NEGATIVE_TYPES, FeedbackType
+from promptloop.core.enums import (
+    NEGATIVE_RATING_MAX,
+    NEGATIVE_TYPES,
+    FeedbackSource,
+    FeedbackType,
+)
+from promptloop.core.records import FeedbackEvent
 from promptloop.evals.providers import load_provider
 from promptloop.evals.types import GradingResult, Provider, ProviderRequest, ProviderResponse
 from promptloop.store.base import Store
@@ -335,6 +341,29 @@ async def pairwise(
         consistent=consistent,
         reasons=(reason_first, reason_swapped),
     )
+
+
+def verdict_event(
+    interaction_id: str,
+    verdict: GradingResult,
+    *,
+    criterion: str | None = None,
+    timestamp: datetime | None = None,
+) -> FeedbackEvent:
+    """A judge's verdict on a logged interaction as a feedback event (``source='judge'``):
+    thumbs up or down, the score as ``value``, the reason as ``comment`` and the judge's
+    settings in ``metadata``, ready for ``store.insert_feedback`` and for calibration."""
+    fields: dict[str, Any] = {
+        "interaction_id": interaction_id,
+        "feedback_type": FeedbackType.THUMBS_UP if verdict.passed else FeedbackType.THUMBS_DOWN,
+        "value": verdict.score,
+        "comment": verdict.reason[:20_000],
+        "source": FeedbackSource.JUDGE,
+        "metadata": {"judge": verdict.judge or {}, "criterion": criterion},
+    }
+    if timestamp is not None:
+        fields["timestamp"] = timestamp
+    return FeedbackEvent(**fields)
 
 
 # -- calibration ---------------------------------------------------------------------------

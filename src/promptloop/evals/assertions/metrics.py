@@ -3,13 +3,18 @@
 ``latency`` and ``cost`` pass when the measured value is at most ``threshold`` (ms, USD);
 without a threshold they need a ``metric`` and record the raw value as the score, as in
 promptfoo. ``similar`` passes when the cosine similarity of the output's and the value's
-embeddings reaches ``threshold`` (default 0.75); a list value passes when any item does.
+embeddings reaches ``threshold`` (default 0.75); a list value passes when any item does. The
+embedder is the assertion's ``provider`` (``openai:embedding:MODEL``), else the context's,
+else the offline default (:mod:`promptloop.evals.embed`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from promptloop.evals.assertions._registry import AssertionValueError, Check, register_assertion
-from promptloop.evals.embed import cosine, embed
+from promptloop.evals.embed import cosine, embed, from_analytics
 from promptloop.evals.types import GradingResult
 
 DEFAULT_SIMILARITY_THRESHOLD = 0.75
@@ -36,6 +41,34 @@ def _bounded(check: Check, measured: float | None, what: str, unit: str) -> Grad
     return GradingResult(passed, 1.0 if passed else 0.0, reason, assertion=check.spec)
 
 
+_EMBEDDING_PREFIXES = ("openai:embedding:", "openai:embeddings:")
+
+
+def embedder_for(provider: Any) -> Any:
+    """An embedder from the assertion's ``provider`` (promptfoo's ``openai:embedding:MODEL``,
+    with ``apiBaseUrl``/``apiKey`` config for any OpenAI-compatible server), an embedder
+    object itself, or None to use the context's."""
+    if provider is None:
+        return None
+    provider_id: Any = provider
+    config: Mapping[str, Any] = {}
+    if isinstance(provider, Mapping):
+        provider_id, config = provider.get("id"), provider.get("config") or {}
+    if isinstance(provider_id, str):
+        if not provider_id.startswith(_EMBEDDING_PREFIXES):
+            raise AssertionValueError(
+                f"provider {provider_id!r}: similar needs an embedding provider"
+                " (openai:embedding:MODEL)"
+            )
+        return from_analytics(
+            "openai",
+            model=provider_id.split(":", 2)[2],
+            base_url=config.get("apiBaseUrl"),
+            api_key=config.get("apiKey"),
+        )
+    return provider
+
+
 def latency(check: Check) -> GradingResult:
     return _bounded(check, check.ctx.latency_ms, "latency", "ms")
 
@@ -51,7 +84,8 @@ async def similar(check: Check) -> GradingResult:
     threshold = (
         check.spec.threshold if check.spec.threshold is not None else DEFAULT_SIMILARITY_THRESHOLD
     )
-    vectors = await embed(check.ctx.embedder, [check.output, *references])
+    embedder = embedder_for(check.spec.provider) or check.ctx.embedder
+    vectors = await embed(embedder, [check.output, *references])
     similarities = [cosine(vectors[0], vector) for vector in vectors[1:]]
     best = max(similarities)
     if check.inverse:

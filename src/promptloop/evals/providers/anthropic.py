@@ -69,6 +69,11 @@ class AnthropicMessagesProvider(BaseProvider):
     def identity(self) -> dict[str, Any]:
         return {**super().identity(), "base_url": self.base_url}
 
+    async def aclose(self) -> None:
+        client = self._client.pop()
+        if client is not None:
+            await client.close()
+
     async def _complete(self, request: ProviderRequest) -> ProviderResponse:
         settings = {**self.config, **request.settings}
         messages = as_messages(request.prompt)

@@ -16,7 +16,9 @@ import email.utils
 import json
 import logging
 import random
+import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -170,18 +172,28 @@ T = TypeVar("T")
 
 class PerLoop(Generic[T]):
     """One object per running event loop: asyncio primitives and HTTP clients bind to the loop
-    that first uses them, and a provider may outlive several ``asyncio.run`` calls."""
+    that first uses them, and a provider may serve several loops (``asyncio.run`` calls, one
+    per thread). Entries go away with their loop."""
 
     def __init__(self, factory: Callable[[], T]) -> None:
         self._factory = factory
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._value: T | None = None
+        self._values: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, T] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._lock = threading.Lock()
 
     def get(self) -> T:
         loop = asyncio.get_running_loop()
-        if self._value is None or self._loop is not loop:
-            self._loop, self._value = loop, self._factory()
-        return self._value
+        with self._lock:
+            value = self._values.get(loop)
+            if value is None:
+                value = self._values[loop] = self._factory()
+            return value
+
+    def pop(self) -> T | None:
+        """Forget (and return) the running loop's object, e.g. to close it."""
+        with self._lock:
+            return self._values.pop(asyncio.get_running_loop(), None)
 
 
 class BaseProvider:
@@ -276,6 +288,10 @@ class BaseProvider:
     async def _complete(self, request: ProviderRequest) -> ProviderResponse:
         """Make one attempt; raise :class:`CallFailed` on failure."""
         raise NotImplementedError
+
+    async def aclose(self) -> None:
+        """Close what this provider opened on the running event loop (HTTP connections)."""
+        return None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id!r}>"

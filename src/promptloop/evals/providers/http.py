@@ -134,6 +134,11 @@ class HttpProvider(BaseProvider):
         identity["config"].pop("transformResponse", None)
         return identity
 
+    async def aclose(self) -> None:
+        client = self._client.pop()
+        if client is not None:
+            await client.aclose()
+
     async def _complete(self, request: ProviderRequest) -> ProviderResponse:
         values = {**request.vars, "prompt": prompt_text(request.prompt)}
         body = fill(self.config.get("body"), values)

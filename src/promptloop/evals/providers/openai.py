@@ -97,6 +97,11 @@ class OpenAIChatProvider(BaseProvider):
     def identity(self) -> dict[str, Any]:
         return {**super().identity(), "base_url": self.base_url}
 
+    async def aclose(self) -> None:
+        client = self._client.pop()
+        if client is not None:
+            await client.close()
+
     async def _complete(self, request: ProviderRequest) -> ProviderResponse:
         settings = {**self.config, **request.settings}
         parameters = {name: settings[name] for name in CHAT_PARAMETERS if name in settings}
