@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from promptloop.exceptions import ConfigError
+from promptloop.sdk.redact import Redactor
 
 DEFAULT_URL = "http://127.0.0.1:8321"
 ENV_URL = "PROMPTLOOP_URL"
@@ -58,6 +59,8 @@ class Settings:
     max_spool_bytes: int = 200_000_000
     feedback_secret: str | None = None
     prompt_cache_ttl: float = 60.0
+    # Redaction rules applied before records leave the app (sdk/redact.py); None: off.
+    redact: Redactor | None = None
 
     def resolved_spool_dir(self) -> Path:
         """Where batches that could not be delivered are kept, one folder per collector URL."""
@@ -107,6 +110,8 @@ def resolve_settings(
         options["feedback_secret"] = os.environ[ENV_FEEDBACK_SECRET]
     if "prompt_cache_ttl" not in options and os.environ.get(ENV_PROMPT_CACHE_TTL):
         options["prompt_cache_ttl"] = float(os.environ[ENV_PROMPT_CACHE_TTL])
+    if "redact" in options:
+        options["redact"] = Redactor.from_spec(options["redact"])
     settings = Settings(
         url=resolved_url,
         api_key=key,

@@ -34,6 +34,7 @@ from promptloop.sdk import _ids
 from promptloop.sdk.config import Settings
 from promptloop.sdk.guard import handle_internal_error, internal_error_count
 from promptloop.sdk.hashing import UserHasher
+from promptloop.sdk.redact import redacting
 from promptloop.sdk.serialize import (
     FEEDBACK_KEYS,
     INTERACTION_KEYS,
@@ -284,6 +285,8 @@ class Transport:
 
     def _encode_all(self, items: Sequence[QueueItem]) -> tuple[list[bytes], list[bytes]]:
         settings = self._settings
+        # Redaction (init(redact=...)) happens here, off the host thread, before any send or spool.
+        encode_record = redacting(encode, settings.redact)
         interactions: list[bytes] = []
         feedback: list[bytes] = []
         for index, item in enumerate(items):
@@ -302,11 +305,11 @@ class Transport:
                     prepared = prepare_interaction(
                         record, self._hasher, settings.feature, settings.metadata
                     )
-                    interactions.append(encode(prepared))
+                    interactions.append(encode_record(prepared))
                 else:
                     if kind == RAW_FEEDBACK:
                         record = normalize_keys(record, FEEDBACK_KEYS)
-                    feedback.append(encode(prepare_feedback(record)))
+                    feedback.append(encode_record(prepare_feedback(record)))
             except Exception as exc:
                 with self._counter_lock:
                     self.failed += 1
