@@ -204,6 +204,17 @@ def test_version_summary_rates_have_their_denominator(store: Store) -> None:
 def test_access_pattern_indexes_exist(store: Store) -> None:
     if store.dialect == "postgresql":
         rows = store.fetch_all("SELECT indexname AS name FROM pg_indexes")
+    elif store.dialect == "clickhouse":
+        # Data-skipping indexes; the sorting keys serve feature/version/type and time.
+        rows = store.fetch_all(
+            "SELECT name FROM system.data_skipping_indices WHERE database = currentDatabase()"
+        )
+        keys = store.fetch_all(
+            "SELECT name, sorting_key FROM system.tables WHERE database = currentDatabase()"
+        )
+        sorting = {row["name"]: row["sorting_key"] for row in keys}
+        assert sorting["llm_interaction_logs"].startswith("feature, prompt_version, timestamp")
+        assert sorting["feedback_events"].startswith("feedback_type, timestamp")
     else:
         rows = store.fetch_all("SELECT index_name AS name FROM duckdb_indexes()")
     names = {row["name"] for row in rows}

@@ -13,6 +13,17 @@ DEFAULT_STORE_PATH = Path(".promptloop") / "promptloop.duckdb"
 __all__ = ["DEFAULT_STORE_PATH", "FEEDBACK_TABLE", "INTERACTIONS_TABLE", "Store", "open_store"]
 
 
+_CLICKHOUSE_SCHEMES = (
+    "chdb://",
+    "clickhouse://",
+    "clickhouses://",
+    "clickhouse+http://",
+    "clickhouse+https://",
+    "http://",
+    "https://",
+)
+
+
 def default_store_url() -> str:
     return os.environ.get("PROMPTLOOP_STORE") or f"duckdb:///{DEFAULT_STORE_PATH}"
 
@@ -23,6 +34,8 @@ def open_store(url: str | None = None, *, migrate: bool = True, read_only: bool 
     - ``duckdb:///relative/path.duckdb``, ``duckdb:////abs/path.duckdb``, ``duckdb:///:memory:``
       or a bare file path ending in ``.duckdb``: the embedded default.
     - ``postgresql://user@host:port/db`` (or ``postgres://``): PostgreSQL.
+    - ``chdb://PATH`` (ClickHouse in-process), ``clickhouse://user@host:8123/db``,
+      ``clickhouses://`` or ``http(s)://host:port/db``: ClickHouse (docs/clickhouse.md).
     """
     url = url or default_store_url()
     store: Store
@@ -37,9 +50,14 @@ def open_store(url: str | None = None, *, migrate: bool = True, read_only: bool 
         if path.startswith("/") and url.startswith("duckdb://"):
             path = path[1:]  # duckdb:///rel -> rel ; duckdb:////abs -> /abs
         store = DuckDBStore(path or ":memory:", read_only=read_only)
+    elif url.startswith(_CLICKHOUSE_SCHEMES):
+        from promptloop.store.clickhouse import open_clickhouse
+
+        store = open_clickhouse(url)
     else:
         raise ConfigError(
-            f"unknown store URL {url!r}: use duckdb:///PATH or postgresql://USER@HOST/DB"
+            f"unknown store URL {url!r}: use duckdb:///PATH, postgresql://USER@HOST/DB,"
+            " chdb://PATH or clickhouse://USER@HOST:8123/DB"
         )
     if migrate and not read_only:
         store.migrate()

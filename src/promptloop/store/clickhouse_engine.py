@@ -1,0 +1,232 @@
+"""The two ways to reach ClickHouse: a server over HTTP, or the engine in-process (chDB).
+
+Both expose the same three calls (read to Arrow, run a command, insert an Arrow table), so
+:class:`~promptloop.store.clickhouse.ClickHouseStore` does not care which one it has.
+
+chDB runs one embedded ClickHouse per process, bound to one data directory: every store
+on ``chdb://PATH`` in a process must name the same PATH (use ``?database=NAME`` to keep
+stores apart). Each store still gets its own connection, so its current database and
+settings are its own.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import pyarrow as pa
+
+from promptloop.exceptions import ConfigError, StoreError
+
+# Session settings that make ClickHouse answer the way the SQL of the other backends expects.
+QUERY_SETTINGS: dict[str, Any] = {
+    # Unmatched LEFT JOIN columns are NULL, not 0 / ''.
+    "join_use_nulls": 1,
+    # sum/max/avg over no rows is NULL, as in standard SQL.
+    "aggregate_functions_null_for_empty": 1,
+    # `SELECT sum(x) AS x ... WHERE x > 0`: WHERE means the column, as in standard SQL.
+    "prefer_column_name_to_alias": 1,
+    # A bare UNION / EXCEPT / INTERSECT removes duplicates, as in standard SQL.
+    "union_default_mode": "DISTINCT",
+    "except_default_mode": "DISTINCT",
+    "intersect_default_mode": "DISTINCT",
+    # Time buckets never depend on the server's time zone.
+    "session_timezone": "UTC",
+    # Key look-ups inline a batch's IDs into one IN list.
+    "max_query_size": 64 * 1024 * 1024,
+    # Writes wait until every replica applied them: a read after a write sees it.
+    "mutations_sync": 2,
+    "lightweight_deletes_sync": 2,
+}
+
+
+class Engine(Protocol):
+    database: str
+
+    def query_arrow(self, sql: str) -> pa.Table: ...
+
+    def command(self, sql: str) -> None: ...
+
+    def insert_arrow(self, table: str, batch: pa.Table) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class _Embedded:
+    path: str
+    users: int = 0
+
+
+_embedded: _Embedded | None = None
+_embedded_lock = threading.Lock()
+
+
+def _ipc_stream(batch: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, batch.schema) as writer:
+        writer.write_table(batch)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+class ChdbEngine:
+    """One connection to the process's embedded ClickHouse (chDB)."""
+
+    def __init__(self, path: str, database: str) -> None:
+        import chdb
+
+        global _embedded
+        self.path = path if path == ":memory:" else str(Path(path).resolve())
+        self.database = database
+        with _embedded_lock:
+            if _embedded is not None and _embedded.users and _embedded.path != self.path:
+                raise ConfigError(
+                    f"chdb runs one engine per process and it is open on {_embedded.path}; "
+                    f"cannot also open {self.path}: use chdb://{_embedded.path}?database=NAME "
+                    "to keep this store apart, or another process"
+                )
+            if self.path != ":memory:":
+                Path(self.path).mkdir(parents=True, exist_ok=True)
+            try:
+                self._conn = chdb.connect(self.path)  # type: ignore[no-untyped-call]
+            except RuntimeError as exc:
+                raise StoreError(f"cannot open chdb at {self.path}: {exc}") from exc
+            if _embedded is None or not _embedded.users:
+                _embedded = _Embedded(self.path)
+            _embedded.users += 1
+        self._lock = threading.Lock()
+        self._closed = False
+        for name, value in QUERY_SETTINGS.items():
+            self._run(
+                f"SET {name} = {value!r}" if isinstance(value, str) else f"SET {name} = {value}"
+            )
+        self._run(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+        self._run(f"USE `{database}`")
+
+    def _run(self, sql: str, fmt: str = "CSV") -> Any:
+        with self._lock:
+            if self._closed:
+                raise StoreError("this ClickHouse store is closed")
+            try:
+                return self._conn.query(sql, fmt)
+            except RuntimeError as exc:
+                raise StoreError(str(exc).strip()) from exc
+
+    def query_arrow(self, sql: str) -> pa.Table:
+        result: pa.Table = self._run(sql, "Arrowtable")
+        return result
+
+    def command(self, sql: str) -> None:
+        self._run(sql)
+
+    def insert_arrow(self, table: str, batch: pa.Table) -> None:
+        names = ", ".join(f"`{name}`" for name in batch.column_names)
+        payload = _ipc_stream(batch)
+        with self._lock:
+            try:
+                with self._conn.send_insert(
+                    f"INSERT INTO `{table}` ({names})", "ArrowStream"
+                ) as ins:
+                    ins.append(payload)
+                    ins.finish()
+            except RuntimeError as exc:
+                raise StoreError(str(exc).strip()) from exc
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._conn.close()
+        with _embedded_lock:
+            if _embedded is not None and _embedded.users:
+                _embedded.users -= 1
+
+
+@dataclass(frozen=True)
+class ServerAddress:
+    host: str
+    port: int
+    secure: bool
+    username: str | None
+    password: str
+    database: str
+    options: dict[str, str] = field(default_factory=dict)
+
+
+def parse_server_url(url: str) -> ServerAddress:
+    """``clickhouse://user:pass@host:8123/db?opt=v``, ``clickhouses://`` or ``http(s)://``."""
+    parts = urlsplit(url)
+    secure = parts.scheme in ("https", "clickhouses", "clickhouse+https")
+    database = unquote(parts.path.strip("/")) or "default"
+    return ServerAddress(
+        host=parts.hostname or "localhost",
+        port=parts.port or (8443 if secure else 8123),
+        secure=secure,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password or ""),
+        database=database,
+        options=dict(parse_qsl(parts.query)),
+    )
+
+
+class HttpEngine:
+    """A ClickHouse server (or a cluster's entry node) through clickhouse-connect."""
+
+    def __init__(self, address: ServerAddress, settings: Mapping[str, Any] | None = None) -> None:
+        import clickhouse_connect
+        from clickhouse_connect.driver.exceptions import ClickHouseError
+
+        self._error = ClickHouseError
+        self.database = address.database
+        try:
+            bootstrap = clickhouse_connect.get_client(
+                host=address.host,
+                port=address.port,
+                username=address.username,
+                password=address.password,
+                secure=address.secure,
+            )
+            bootstrap.command(f"CREATE DATABASE IF NOT EXISTS `{address.database}`")
+            bootstrap.close()
+            self._client = clickhouse_connect.get_client(
+                host=address.host,
+                port=address.port,
+                username=address.username,
+                password=address.password,
+                secure=address.secure,
+                database=address.database,
+                settings={**QUERY_SETTINGS, **(settings or {})},
+            )
+        except ClickHouseError as exc:
+            raise StoreError(f"cannot connect to ClickHouse at {address.host}: {exc}") from exc
+        self._lock = threading.Lock()
+
+    def query_arrow(self, sql: str) -> pa.Table:
+        with self._lock:
+            try:
+                result: pa.Table = self._client.query_arrow(sql, use_strings=True)
+                return result
+            except self._error as exc:
+                raise StoreError(str(exc)) from exc
+
+    def command(self, sql: str) -> None:
+        with self._lock:
+            try:
+                self._client.command(sql)
+            except self._error as exc:
+                raise StoreError(str(exc)) from exc
+
+    def insert_arrow(self, table: str, batch: pa.Table) -> None:
+        with self._lock:
+            try:
+                self._client.insert_arrow(table, batch)
+            except self._error as exc:
+                raise StoreError(str(exc)) from exc
+
+    def close(self) -> None:
+        self._client.close()

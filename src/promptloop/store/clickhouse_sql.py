@@ -1,0 +1,314 @@
+"""Statements written for DuckDB and PostgreSQL, planned for ClickHouse.
+
+The rest of promptloop writes one portable SQL for every backend (``:name`` parameters,
+``->>`` on JSON text, ``ON CONFLICT`` upserts, ``UPDATE``/``DELETE``). ClickHouse speaks a
+different dialect and has no unique constraints, so each statement is parsed once with
+sqlglot (cached by its text) into a plan:
+
+- a read becomes ClickHouse SQL (sqlglot's ClickHouse generator plus the transforms below);
+- an ``INSERT ... VALUES`` becomes rows plus a conflict policy that the store enforces by
+  looking keys up before it writes;
+- ``UPDATE`` and ``DELETE`` become lightweight updates and deletes (or mutations on a
+  cluster).
+
+Parameters are inlined as ClickHouse literals (:func:`literal`), so the same text runs on
+chDB and on a server.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from enum import Enum
+from typing import Any, Literal
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.clickhouse import ClickHouse
+from sqlglot.generator import Generator as SqlGenerator
+
+from promptloop.exceptions import StoreError
+
+_NAMED_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def literal(value: Any) -> str:
+    """A Python value as a ClickHouse SQL literal."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, Enum):
+        value = value.value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, datetime):
+        stamp = value.astimezone(UTC) if value.tzinfo else value
+        return f"toDateTime64('{stamp.strftime('%Y-%m-%d %H:%M:%S.%f')}', 6, 'UTC')"
+    if isinstance(value, date):
+        return f"toDate32('{value.isoformat()}')"
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return "[" + ", ".join(literal(item) for item in value) + "]"
+    if isinstance(value, dict):
+        value = json.dumps(value, separators=(",", ":"), default=str, ensure_ascii=False)
+    text = str(value).replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{text}'"
+
+
+def bind(sql: str, params: Mapping[str, Any]) -> str:
+    """Inline ``:name`` parameters as literals; a missing parameter is a clear error."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in params:
+            raise StoreError(f"SQL parameter :{name} was not given")
+        return literal(params[name])
+
+    return _NAMED_PARAM.sub(value, sql)
+
+
+# -- the generator ---------------------------------------------------------------------------
+
+
+def _json_text(generator: SqlGenerator, expression: exp.JSONExtractScalar) -> str:
+    """``j->>'k'`` as PostgreSQL means it: the text of a string, the JSON of anything else,
+    NULL for a missing key or a JSON null (ClickHouse's JSONExtractString gives '' instead)."""
+    document = generator.sql(expression, "this")
+    keys = [
+        literal(part.this)
+        for part in expression.expression.expressions
+        if isinstance(part, exp.JSONPathKey)
+    ]
+    path = ", ".join([document, *keys])
+    return (
+        f"multiIf(JSONType({path}) = 'String', JSONExtractString({path}),"
+        f" JSONType({path}) = 'Null', NULL, JSONExtractRaw({path}))"
+    )
+
+
+def _json_raw(generator: SqlGenerator, expression: exp.JSONExtract) -> str:
+    document = generator.sql(expression, "this")
+    keys = [
+        literal(part.this)
+        for part in expression.expression.expressions
+        if isinstance(part, exp.JSONPathKey)
+    ]
+    path = ", ".join([document, *keys])
+    return f"if(JSONType({path}) = 'Null', NULL, JSONExtractRaw({path}))"
+
+
+def _within_group(generator: SqlGenerator, expression: exp.WithinGroup) -> str:
+    """``percentile_cont(p) WITHIN GROUP (ORDER BY x)``: linear interpolation between the
+    closest ranks, which is ClickHouse's quantileExactInclusive; ``percentile_disc`` is the
+    smallest value whose rank reaches p, quantileExactLow."""
+    function = expression.this
+    ordered = expression.expression.expressions[0]
+    fraction = generator.sql(function, "this")
+    if ordered.args.get("desc"):
+        fraction = f"1 - {fraction}"
+    value = generator.sql(ordered, "this")
+    if isinstance(function, exp.PercentileCont):
+        return f"quantileExactInclusive({fraction})({value})"
+    if isinstance(function, exp.PercentileDisc):
+        return f"quantileExactLow({fraction})({value})"
+    raise StoreError(f"no ClickHouse translation for {expression.sql('postgres')}")
+
+
+class _Target(ClickHouse):
+    """ClickHouse as sqlglot writes it, with ``:name`` kept and JSON read like PostgreSQL."""
+
+    class Generator(ClickHouse.Generator):  # type: ignore[misc,valid-type]
+        TRANSFORMS = {
+            **ClickHouse.Generator.TRANSFORMS,
+            exp.JSONExtractScalar: _json_text,
+            exp.JSONExtract: _json_raw,
+            exp.WithinGroup: _within_group,
+        }
+
+        def placeholder_sql(self, expression: exp.Placeholder) -> str:
+            return f":{expression.name}"
+
+
+def _name_qualified_columns(node: exp.Expr) -> exp.Expr:
+    """``SELECT l.feature`` yields a column named ``feature`` in standard SQL but
+    ``l.feature`` in ClickHouse: alias such projections by their column name."""
+    for select in node.find_all(exp.Select):
+        for index, projection in enumerate(select.expressions):
+            if (
+                isinstance(projection, exp.Column)
+                and projection.table
+                and not isinstance(projection.this, exp.Star)
+            ):
+                name = projection.name
+                if sum(1 for p in select.expressions if p.alias_or_name == name) == 1:
+                    select.expressions[index].replace(exp.alias_(projection.copy(), name))
+    return node
+
+
+def _json_casts_as_text(node: exp.Expr) -> exp.Expr:
+    """``CAST(:doc AS JSON)``: JSON columns are String here, and ClickHouse's JSON type
+    would re-serialise the document (reading ISO timestamps as DateTime, for one)."""
+
+    def uncast(child: exp.Expr) -> exp.Expr:
+        if isinstance(child, exp.Cast) and child.to.this in (
+            exp.DataType.Type.JSON,
+            exp.DataType.Type.JSONB,
+        ):
+            inner: exp.Expr = child.this
+            return inner
+        return child
+
+    return node.transform(uncast)
+
+
+def _generate(node: exp.Expr) -> str:
+    return _name_qualified_columns(_json_casts_as_text(node.copy())).sql(dialect=_Target)
+
+
+# -- plans ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReadPlan:
+    sql: str
+
+
+@dataclass(frozen=True)
+class InsertPlan:
+    """``INSERT INTO table (columns) VALUES ...`` with what to do when a key exists."""
+
+    table: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]  # each value as ClickHouse SQL with :name parameters
+    on_conflict: Literal["error", "nothing", "update"]
+    conflict_keys: tuple[str, ...] = ()
+    # column, expression over `table` (the stored row) and `excluded` (the new one)
+    updates: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class InsertSelectPlan:
+    """``INSERT INTO table (columns) SELECT ...`` with a conflict policy as in InsertPlan."""
+
+    table: str
+    columns: tuple[str, ...]
+    select: str
+    on_conflict: Literal["error", "nothing", "update"]
+    conflict_keys: tuple[str, ...] = ()
+    updates: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class WritePlan:
+    """``UPDATE``/``DELETE``: ``assignments``/``where`` as ClickHouse SQL."""
+
+    kind: Literal["update", "delete"]
+    table: str
+    where: str
+    assignments: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class CommandPlan:
+    sql: str
+
+
+Plan = ReadPlan | InsertPlan | InsertSelectPlan | WritePlan | CommandPlan
+
+
+def _strip_table(node: exp.Expr, table: str) -> exp.Expr:
+    """``UPDATE t SET x = t.x + 1``: ClickHouse wants bare column names."""
+
+    def bare(child: exp.Expr) -> exp.Expr:
+        if isinstance(child, exp.Column) and child.table == table:
+            return exp.column(child.name)
+        return child
+
+    return node.transform(bare)
+
+
+def _insert_plan(statement: exp.Insert) -> Plan:
+    target = statement.this
+    table_node = target.this if isinstance(target, exp.Schema) else target
+    table = table_node.name
+    columns = (
+        tuple(column.name for column in target.expressions)
+        if isinstance(target, exp.Schema)
+        else ()
+    )
+    conflict = statement.args.get("conflict")
+    keys: tuple[str, ...] = ()
+    action = "error"
+    updates: tuple[tuple[str, str], ...] = ()
+    if conflict is not None:
+        keys = tuple(key.this.name for key in conflict.args.get("conflict_keys") or ())
+        verb = str(conflict.args.get("action") or "").upper()
+        if "NOTHING" in verb:
+            action = "nothing"
+        elif "UPDATE" in verb:
+            action = "update"
+            # Kept qualified: the store evaluates them over `table JOIN excluded`.
+            updates = tuple(
+                (assignment.this.name, _generate(assignment.expression))
+                for assignment in conflict.expressions
+            )
+            if conflict.args.get("where") is not None:
+                raise StoreError(
+                    "ON CONFLICT ... DO UPDATE ... WHERE is not supported on ClickHouse"
+                )
+        else:
+            raise StoreError(f"unsupported ON CONFLICT action {verb!r} on ClickHouse")
+    source = statement.expression
+    if isinstance(source, exp.Values):
+        rows = tuple(
+            tuple(_generate(value) for value in row.expressions) for row in source.expressions
+        )
+        return InsertPlan(table, columns, rows, action, keys, updates)  # type: ignore[arg-type]
+    return InsertSelectPlan(table, columns, _generate(source), action, keys, updates)  # type: ignore[arg-type]
+
+
+def _write_plan(statement: exp.Update | exp.Delete) -> WritePlan:
+    table = statement.this.name
+    if statement.args.get("from") or statement.args.get("returning") or statement.args.get("using"):
+        raise StoreError(
+            "UPDATE/DELETE with FROM, USING or RETURNING is not supported on ClickHouse"
+        )
+    where_node = statement.args.get("where")
+    where = _generate(_strip_table(where_node.this, table)) if where_node is not None else "1"
+    if isinstance(statement, exp.Delete):
+        return WritePlan("delete", table, where)
+    assignments = tuple(
+        (assignment.this.name, _generate(_strip_table(assignment.expression, table)))
+        for assignment in statement.expressions
+    )
+    return WritePlan("update", table, where, assignments)
+
+
+@functools.lru_cache(maxsize=1024)
+def plan(sql: str) -> Plan:
+    """Parse one statement (PostgreSQL flavour, which DuckDB SQL here also is) into a plan."""
+    try:
+        statements = [s for s in sqlglot.parse(sql, read="postgres") if s is not None]
+    except sqlglot.errors.ParseError as exc:
+        raise StoreError(f"cannot translate SQL for ClickHouse: {exc}") from exc
+    if len(statements) != 1:
+        raise StoreError("pass one SQL statement at a time")
+    statement = statements[0]
+    if isinstance(statement, exp.Insert):
+        return _insert_plan(statement)
+    if isinstance(statement, (exp.Update, exp.Delete)):
+        return _write_plan(statement)
+    if isinstance(statement, exp.Query):
+        return ReadPlan(_generate(statement))
+    return CommandPlan(_generate(statement))
