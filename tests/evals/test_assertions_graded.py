@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from promptloop.evals.assertions import evaluate, run_assertion, select_best
+from promptloop.evals.judge import JudgeConfig
 from promptloop.evals.providers import load_provider
 from promptloop.evals.types import AssertionSpec, EvalContext, Provider
 from tests.support.fake_llm import FakeLLM
@@ -99,6 +100,32 @@ async def test_explicit_judge_model_temperature_seed(fake: FakeLLM, grader: Prov
     assert result.judge is not None and result.judge["model"] == "gpt-4.1"
     body = _sent(fake)
     assert (body["model"], body["temperature"], body["seed"]) == ("gpt-4.1", 0.2, 7)
+
+
+async def test_a_configured_judge_grades_with_its_own_settings(
+    fake: FakeLLM, grader: Provider
+) -> None:
+    judge = JudgeConfig.of(
+        {"provider": grader, "model": "gpt-4o-2024-08-06", "temperature": 0.1, "seed": 9}
+    )
+    fake.route("rubric", '{"pass": true, "score": 1, "reason": "ok"}')
+    ctx = _ctx(judge.resolve())
+    result = await run_assertion(AssertionSpec("llm-rubric", "rubric"), ctx)
+    assert result.judge == {
+        "provider": "openai:chat:gpt-4o-mini",
+        "model": "gpt-4o-2024-08-06",
+        "temperature": 0.1,
+        "seed": 9,
+    }
+    body = _sent(fake)
+    assert (body["model"], body["temperature"], body["seed"]) == ("gpt-4o-2024-08-06", 0.1, 9)
+    reseeded = AssertionSpec("llm-rubric", "rubric", config={"seed": 1})
+    result = await run_assertion(reseeded, ctx)
+    assert result.judge is not None and (result.judge["seed"], result.judge["model"]) == (
+        1,
+        "gpt-4o-2024-08-06",
+    )
+    assert _sent(fake)["seed"] == 1
 
 
 async def test_assertion_provider_overrides_the_default_grader(fake: FakeLLM) -> None:

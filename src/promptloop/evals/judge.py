@@ -20,7 +20,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -61,19 +61,30 @@ class JudgeConfig:
         if isinstance(judge, JudgeConfig):
             return judge
         if isinstance(judge, Mapping) and "provider" in judge:
-            options = {k: judge[k] for k in ("model", "temperature", "seed", "max_tokens")}
-            return cls(provider=judge["provider"], **{k: v for k, v in options.items() if v})
+            keys = ("model", "temperature", "seed", "max_tokens")
+            return cls(provider=judge["provider"], **{k: judge[k] for k in keys if k in judge})
         return cls(provider=judge)
 
     def resolve(self) -> Provider:
-        """The provider (loaded once)."""
+        """The judge as a provider (loaded once) that sends this config's model, temperature
+        and seed with every call, and carries the config (``judge_config``), so that an
+        ``EvalContext(grader=config.resolve())`` grades with exactly these settings."""
         if self._resolved is None:
-            self._resolved = load_provider(self.provider)
+            inner = self.provider
+            if isinstance(inner, ConfiguredJudge):
+                inner = inner.inner
+            self._resolved = ConfiguredJudge(load_provider(inner), self)
         return self._resolved
 
     @property
+    def base_provider(self) -> Provider:
+        """The underlying provider, without the judge settings."""
+        resolved = self.resolve()
+        return resolved.inner if isinstance(resolved, ConfiguredJudge) else resolved
+
+    @property
     def model_name(self) -> str | None:
-        return self.model or getattr(self.resolve(), "model", None)
+        return self.model or getattr(self.base_provider, "model", None)
 
     def settings(self) -> dict[str, Any]:
         """The call settings sent with every judge request."""
@@ -89,7 +100,7 @@ class JudgeConfig:
     def describe(self) -> dict[str, Any]:
         """What is logged with every verdict."""
         return {
-            "provider": self.resolve().id,
+            "provider": self.base_provider.id,
             "model": self.model_name,
             "temperature": self.temperature,
             "seed": self.seed,
@@ -98,7 +109,27 @@ class JudgeConfig:
     async def ask(self, messages: list[dict[str, str]]) -> ProviderResponse:
         """One judge call with the explicit settings."""
         request = ProviderRequest(prompt=messages, settings=self.settings())
-        return await self.resolve().call(request)
+        return await self.base_provider.call(request)
+
+
+class ConfiguredJudge:
+    """A provider with a judge's settings applied (request settings still win)."""
+
+    def __init__(self, inner: Provider, config: JudgeConfig) -> None:
+        self.inner = inner
+        self.judge_config = config
+        self.id = inner.id
+        self.label = inner.label
+        self.model = config.model or getattr(inner, "model", None)
+
+    async def call(self, request: ProviderRequest) -> ProviderResponse:
+        settings = {**self.judge_config.settings(), **request.settings}
+        return await self.inner.call(replace(request, settings=settings))
+
+    async def aclose(self) -> None:
+        close = getattr(self.inner, "aclose", None)
+        if close is not None:
+            await close()
 
 
 def tokens_of(response: ProviderResponse) -> int:

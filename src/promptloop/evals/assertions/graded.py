@@ -52,15 +52,22 @@ def judge_for(spec: AssertionSpec, ctx: EvalContext) -> JudgeConfig:
             "needs a grader: set `provider` on the assertion or pass a default grader"
         )
     if isinstance(source, JudgeConfig):
-        return source
+        source = source.resolve()
     options = spec.config
-    temperature = options.get("temperature", 0.0)
-    seed = options.get("seed", 0)
+    # A configured judge (JudgeConfig.resolve()) brings its settings; the assertion's config
+    # overrides them one by one.
+    base: JudgeConfig | None = getattr(source, "judge_config", None)
+    if base is not None and not {"model", "temperature", "seed"} & set(options):
+        return base
+    if base is not None:
+        source = base.base_provider
+    temperature = options.get("temperature", base.temperature if base else 0.0)
+    seed = options.get("seed", base.seed if base else 0)
     if isinstance(temperature, bool) or not isinstance(temperature, int | float):
         raise AssertionValueError("config.temperature must be a number")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise AssertionValueError("config.seed must be an integer")
-    model = options.get("model")
+    model = options.get("model", base.model if base else None)
     return JudgeConfig(
         provider=_provider(source),
         model=str(model) if model else None,
