@@ -46,7 +46,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix src tests benchmarks
 
 test: system-deps $(STAMP) lint
-	$(VENV)/bin/pytest -q -p no:cacheprovider
+	$(VENV)/bin/pytest -q -p no:cacheprovider -n 2 --dist loadscope
 
 run: $(STAMP)
 	$(VENV)/bin/promptloop serve --demo --host $(HOST) --port $(PORT)
