@@ -4,6 +4,7 @@ events, eval datasets, judge calibration, triage)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,7 @@ from promptloop.store.base import Store
 from tests.review.conftest import NOW, world
 
 
-def _annotator_events(store: Store, interaction_id: str) -> list[dict[str, object]]:
+def _annotator_events(store: Store, interaction_id: str) -> list[dict[str, Any]]:
     return store.fetch_all(
         "SELECT * FROM feedback_events WHERE interaction_id = :id AND source = 'annotator'"
         " ORDER BY feedback_type",
@@ -197,7 +198,7 @@ def test_fixability_labels_confirm_a_patterns_triage(duck: Store) -> None:
 
 
 def test_prefill_takes_the_users_latest_category_and_edit() -> None:
-    feedback = [
+    feedback: list[dict[str, Any]] = [
         {"source": "user", "feedback_type": "thumbs_down", "category": "wrong", "user_edit": None},
         {"source": "inferred", "feedback_type": "edit", "category": "other", "user_edit": "x"},
         {"source": "user", "feedback_type": "edit", "category": None, "user_edit": "Fixed."},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ from promptloop.store.base import Store
 from tests.review.conftest import NOW, filler, world
 
 
-def _items(store: Store) -> dict[str, dict[str, object]]:
+def _items(store: Store) -> dict[str, dict[str, Any]]:
     return {row["interaction_id"]: row for row in queue.list_items(store, limit=1000)["items"]}
 
 
