@@ -81,15 +81,14 @@ def test_near_duplicates_never_straddle_the_split(store: Store) -> None:
     assert [r["split"] for r in again] == [r["split"] for r in rows]
 
 
-def test_views_hide_the_holdout_and_count_each_look(store: Store) -> None:
-    store.migrate()
-    datasets.create_version(store, "h", _items(TOPICS[:100]), holdout_fraction=0.3)
-    _, dev_only = datasets.read_items(store, "h")
+def test_views_hide_the_holdout_and_count_each_look(duck: Store) -> None:
+    datasets.create_version(duck, "h", _items(TOPICS[:100]), holdout_fraction=0.3)
+    _, dev_only = datasets.read_items(duck, "h")
     assert dev_only and {row["split"] for row in dev_only} == {"dev"}
-    assert holdout.access_counts(store) == {}
-    _, everything = datasets.read_items(store, "h", include_holdout=True, actor="ana")
+    assert holdout.access_counts(duck) == {}
+    _, everything = datasets.read_items(duck, "h", include_holdout=True, actor="ana")
     assert {row["split"] for row in everything} == {"dev", "holdout"}
-    assert holdout.access_counts(store) == {"h": {"evaluations": 0, "views": 1}}
+    assert holdout.access_counts(duck) == {"h": {"evaluations": 0, "views": 1}}
 
 
 def _result(run: str, item: str, split: str, label: str, passed: bool) -> dict[str, Any]:

@@ -201,7 +201,8 @@ def parse_config(document: Any, *, base_dir: Path) -> PromptfooPlan:
     providers = [
         _provider(p, i) for i, p in enumerate(_as_list(document.get("providers"), "providers"))
     ]
-    default = document.get("defaultTest") or {}
+    default = document.get("defaultTest")
+    default = {} if default is None else default
     if not isinstance(default, Mapping):
         raise ValueError("defaultTest: expected a mapping")
     default_asserts = _check_assertions(default.get("assert"), "defaultTest.assert")
