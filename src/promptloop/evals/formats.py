@@ -139,8 +139,13 @@ def from_jsonl(text: str) -> ImportReport:
 
 def from_csv(text: str) -> ImportReport:
     report = ImportReport()
-    reader = csv.DictReader(io.StringIO(text))
-    for number, row in enumerate(reader, start=2):
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        rows = list(reader)
+    except csv.Error as exc:  # malformed CSV is bad input, not a server error
+        report.errors.append(f"row {reader.line_num}: not valid CSV: {exc}")
+        return report
+    for number, row in enumerate(rows, start=2):
         try:
             record: dict[str, Any] = {
                 key: restore(value) for key, value in row.items() if key and value not in ("", None)
