@@ -15,9 +15,11 @@ from typer.core import TyperGroup
 from promptloop.cli import admin, alerts, demo, interactions, prompts, query, serve, signals, sql
 from promptloop.cli import datasets as datasets_cli
 from promptloop.cli import evals as evals_cli
+from promptloop.cli import export as export_cli
 from promptloop.cli import keys as keys_cli
 from promptloop.cli import metrics as metrics_cli
 from promptloop.cli import patterns as patterns_cli
+from promptloop.cli import retention as retention_cli
 from promptloop.cli import review as review_cli
 from promptloop.cli._backend import Target
 from promptloop.cli._errors import CliError, as_cli_error
@@ -64,6 +66,8 @@ app.add_typer(datasets_cli.app, name="dataset")
 app.add_typer(evals_cli.app, name="eval")
 app.add_typer(keys_cli.app, name="keys")
 app.add_typer(review_cli.app, name="review")
+app.add_typer(retention_cli.retention_app, name="retention")
+app.add_typer(retention_cli.users_app, name="users")
 app.command("serve")(serve.serve)
 app.command("metrics")(metrics_cli.metrics)
 app.command("compare")(metrics_cli.compare_versions)
@@ -71,6 +75,7 @@ app.command("priorities")(patterns_cli.priorities)
 app.command("stats")(admin.stats)
 app.command("migrate")(admin.migrate)
 app.command("sql")(sql.sql)
+app.command("export")(export_cli.export)
 
 
 @app.callback()
