@@ -358,17 +358,25 @@ async def test_no_assertions_pass_and_unknown_types_fail() -> None:
     assert not result.passed and "Unknown assertion type 'javascript'" in result.reason
 
 
+async def test_transforms_are_refused_rather_than_ignored() -> None:
+    spec = AssertionSpec.from_dict({"type": "equals", "value": OUT, "transform": "output"})
+    result = await run_assertion(spec, _ctx(OUT))
+    assert not result.passed and "transforms are not supported" in result.reason
+
+
 def test_unsupported_and_problems_name_the_field() -> None:
     specs = _specs(
         {"type": "javascript", "value": "x"},
         {"type": "assert-set", "assert": [{"type": "contains"}, {"type": "moderation"}]},
         {"type": "not-contains", "value": "x"},
+        {"type": "equals", "value": "X", "transform": "output.toUpperCase()"},
     )
     assert unsupported_types(specs) == ["javascript", "moderation"]
     assert problems(specs) == [
         "assert[0].type: unsupported assertion type 'javascript'",
         "assert[1].assert[0].value: contains needs a value",
         "assert[1].assert[1].type: unsupported assertion type 'moderation'",
+        "assert[3].transform: output transforms are not supported",
     ]
 
 

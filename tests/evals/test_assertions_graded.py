@@ -282,3 +282,24 @@ async def test_similar_with_an_embedding_provider(fake: FakeLLM) -> None:
         AssertionSpec("similar", "abc", provider="openai:chat:gpt-4o"), _ctx(None)
     )
     assert not wrong.passed and "needs an embedding provider" in wrong.reason
+
+
+async def test_rubric_prompt_replaces_the_default_grading_prompt(
+    fake: FakeLLM, grader: Provider
+) -> None:
+    fake.reply('{"pass": true, "score": 1, "reason": "ok"}')
+    chat = '[{"role": "system", "content": "Grade for {{audience}}."},'
+    chat += ' {"role": "user", "content": "{{output}} | {{rubric}}"}]'
+    spec = AssertionSpec.from_dict({"type": "llm-rubric", "value": "is kind", "rubricPrompt": chat})
+    ctx = EvalContext(output="Hi!", vars={"audience": "kids"}, prompt="p", grader=grader)
+    assert (await run_assertion(spec, ctx)).passed
+    assert _sent(fake)["messages"] == [
+        {"role": "system", "content": "Grade for kids."},
+        {"role": "user", "content": "Hi! | is kind"},
+    ]
+    fake.reply('{"category": "A", "reason": "subset"}')
+    text = AssertionSpec(
+        "factuality", "3pm", config={"rubricPrompt": "Q={{input}} E={{ideal}} S={{completion}}"}
+    )
+    assert (await run_assertion(text, ctx)).passed
+    assert _sent(fake)["messages"] == [{"role": "user", "content": "Q=p E=3pm S=Hi!"}]

@@ -148,6 +148,8 @@ def problems(specs: Sequence[AssertionSpec]) -> list[str]:
             if not spec.children:
                 found.append(f"{path}.assert: assert-set needs at least one assertion")
             continue
+        if "transform" in spec.config:
+            found.append(f"{path}.transform: output transforms are not supported")
         kind = assertion_type(spec.type)
         if kind is None:
             found.append(f"{path}.type: unsupported assertion type {spec.type!r}")

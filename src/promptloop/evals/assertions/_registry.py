@@ -125,6 +125,11 @@ async def run_assertion(spec: AssertionSpec, ctx: EvalContext) -> GradingResult:
     kind = assertion_type(spec.type)
     if kind is None:
         return GradingResult(False, 0.0, f"Unknown assertion type {spec.type!r}", assertion=spec)
+    if "transform" in spec.config:
+        # Checking the untransformed output would silently answer a different question.
+        return GradingResult(
+            False, 0.0, f"{spec.type}: output transforms are not supported", assertion=spec
+        )
     value = spec.value
     if value is None and kind.uses_reference and ctx.reference is not None:
         value = ctx.reference

@@ -3,15 +3,18 @@
 The grader is the assertion's ``provider`` (an id, a provider mapping or a provider) or else
 the context's default ``grader``. Its model, temperature (default 0) and seed (default 0) are
 explicit (``config: {model, temperature, seed}``), sent with each call and recorded on the
-result (``GradingResult.judge``). When the grader itself fails (no answer, unreadable answer)
+result (``GradingResult.judge``). promptfoo's ``rubricPrompt`` replaces a default grading
+prompt. When the grader itself fails (no answer, unreadable answer)
 the assertion fails with a "Judge error" reason that ``not-`` does not turn into a pass.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from promptloop.evals.assertions._registry import (
@@ -76,6 +79,39 @@ def judge_for(spec: AssertionSpec, ctx: EvalContext) -> JudgeConfig:
     )
 
 
+def custom_prompt(check: Check, values: Mapping[str, Any]) -> list[dict[str, str]] | None:
+    """promptfoo's ``rubricPrompt`` (on the assertion): text, a JSON list of chat messages or
+    ``file://prompt.txt|json``, with ``{{output}}``/``{{rubric}}`` (llm-rubric) or
+    ``{{input}}``, ``{{ideal}}``/``{{criteria}}``, ``{{completion}}`` and the test's variables
+    filled in. None when the assertion has none."""
+    template = check.spec.config.get("rubricPrompt")
+    if template is None:
+        return None
+    if isinstance(template, str) and template.startswith("file://"):
+        path = Path(template.removeprefix("file://"))
+        try:
+            template = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise AssertionValueError(f"rubricPrompt: cannot read {path}: {exc}") from exc
+    if isinstance(template, str) and template.lstrip().startswith("["):
+        with contextlib.suppress(ValueError):  # else plain text that starts with "["
+            template = json.loads(template)
+    context = {**check.ctx.vars, **values}
+    if isinstance(template, str):
+        return [{"role": "user", "content": str(render_value(template, context))}]
+    if isinstance(template, list) and all(
+        isinstance(m, Mapping) and isinstance(m.get("role"), str) for m in template
+    ):
+        return [
+            {
+                "role": str(m["role"]),
+                "content": str(render_value(str(m.get("content", "")), context)),
+            }
+            for m in template
+        ]
+    raise AssertionValueError("rubricPrompt: expected text or a list of {role, content} messages")
+
+
 def _invert(check: Check, result: GradingResult) -> GradingResult:
     if not check.inverse or (result.judge or {}).get("error"):
         return result
@@ -88,7 +124,8 @@ def _invert(check: Check, result: GradingResult) -> GradingResult:
 async def llm_rubric(check: Check) -> GradingResult:
     rubric_text = check.value if isinstance(check.value, str) else json.dumps(check.value)
     judge = judge_for(check.spec, check.ctx)
-    response = await judge.ask(rubric_messages(check.output, rubric_text))
+    messages = custom_prompt(check, {"output": check.output, "rubric": rubric_text})
+    response = await judge.ask(messages or rubric_messages(check.output, rubric_text))
     result = verdict_from_json(response, judge, label="llm-rubric", threshold=check.spec.threshold)
     return _invert(check, result)
 
@@ -115,7 +152,9 @@ async def closed_qa(check: Check) -> GradingResult:
     content = CLOSED_QA_SYSTEM.format(
         task=check.ctx.prompt, submission=check.output, criterion=check.value
     )
-    response = await judge.ask([{"role": "system", "content": content}])
+    values = {"input": check.ctx.prompt, "criteria": check.value, "completion": check.output}
+    messages = custom_prompt(check, values) or [{"role": "system", "content": content}]
+    response = await judge.ask(messages)
     if response.error or not response.output:
         return grader_error(response.error or "the judge returned no output", response, judge)
     answer = response.output.rstrip()
@@ -217,7 +256,9 @@ async def factuality(check: Check) -> GradingResult:
     content = FACTUALITY_SYSTEM.format(
         question=check.ctx.prompt, expert=check.value, submission=check.output
     )
-    response = await judge.ask([{"role": "system", "content": content}])
+    values = {"input": check.ctx.prompt, "ideal": check.value, "completion": check.output}
+    messages = custom_prompt(check, values) or [{"role": "system", "content": content}]
+    response = await judge.ask(messages)
     if response.error or not response.output:
         return grader_error(response.error or "the judge returned no output", response, judge)
     read = read_category(response.output)
