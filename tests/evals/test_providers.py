@@ -73,6 +73,23 @@ async def test_openai_chat_messages_and_promptfoo_json_chat_prompts(fake: FakeLL
     assert fake.requests[-1][1]["messages"] == [{"role": "user", "content": "From a file"}]
 
 
+async def test_openai_responses_api(fake: FakeLLM) -> None:
+    fake.reply("Via responses.", input_tokens=9, output_tokens=2)
+    provider = load_provider(
+        {
+            "id": "openai:responses:gpt-4.1-mini",
+            "config": {"apiBaseUrl": fake.openai_url, "apiKey": "t", "max_tokens": 30},
+        }
+    )
+    response = await provider.call(ProviderRequest(prompt="Hi", settings={"temperature": 0}))
+    assert response.error is None and response.output == "Via responses."
+    assert response.cost_usd == pytest.approx((9 * 0.40 + 2 * 1.60) / 1e6)
+    path, body = fake.requests[-1]
+    assert path == "/v1/responses"
+    assert (body["max_output_tokens"], body["temperature"]) == (30, 0)
+    assert body["input"] == [{"role": "user", "content": "Hi"}]
+
+
 async def test_price_overrides_and_unknown_models(fake: FakeLLM) -> None:
     priced = _openai(fake, "my-local-llama", cost_per_million={"input": 1.0, "output": 2.0})
     response = await priced.call(ProviderRequest(prompt="x"))

@@ -1,6 +1,7 @@
 """Providers: what turns a rendered prompt into an answer, named as promptfoo names them.
 
 - ``openai:chat:MODEL``, ``openai:MODEL``: any OpenAI-compatible chat endpoint (``apiBaseUrl``)
+- ``openai:responses:MODEL``: OpenAI's Responses API
 - ``anthropic:messages:MODEL``, ``anthropic:MODEL``: Anthropic's Messages API
 - ``echo``: the prompt back, for dry runs
 - ``http://...``, ``https://...`` or ``id: https``: any HTTP API (``url``, ``body``,
@@ -72,10 +73,12 @@ def _model(context: ProviderContext, kinds: tuple[str, ...], family: str) -> str
 
 
 def _openai(context: ProviderContext) -> Provider:
-    from promptloop.evals.providers.openai import OpenAIChatProvider
+    from promptloop.evals.providers.openai import OpenAIChatProvider, OpenAIResponsesProvider
 
-    return OpenAIChatProvider(
-        _model(context, ("chat",), "openai"),
+    model = _model(context, ("chat", "responses"), "openai")
+    responses = context.rest.startswith("responses:")
+    return (OpenAIResponsesProvider if responses else OpenAIChatProvider)(
+        model,
         provider_id=context.provider_id,
         config=context.config,
         label=context.label,

@@ -127,3 +127,45 @@ class OpenAIChatProvider(BaseProvider):
             raw=completion,
             model=completion.model or model,
         )
+
+
+# The Responses API names some parameters differently; seed and stop do not exist there.
+RESPONSES_PARAMETERS = {
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "max_tokens": "max_output_tokens",
+    "max_output_tokens": "max_output_tokens",
+}
+
+
+class OpenAIResponsesProvider(OpenAIChatProvider):
+    """``openai:responses:MODEL``: OpenAI's Responses API (``/v1/responses``)."""
+
+    async def _complete(self, request: ProviderRequest) -> ProviderResponse:
+        settings = {**self.config, **request.settings}
+        parameters = {
+            target: settings[name]
+            for name, target in RESPONSES_PARAMETERS.items()
+            if name in settings
+        }
+        model = str(settings.get("model") or self.model)
+        try:
+            response = await self._client.get().responses.create(
+                model=model,
+                input=as_messages(request.prompt),  # type: ignore[arg-type]
+                **parameters,
+            )
+        except openai.APIStatusError as exc:
+            raise _status_failure(exc) from exc
+        except openai.APITimeoutError as exc:
+            raise CallFailed("request timed out", retryable=True) from exc
+        except openai.APIConnectionError as exc:
+            raise CallFailed(f"connection failed: {exc}", retryable=True) from exc
+        usage = response.usage
+        return ProviderResponse(
+            output=response.output_text,
+            input_tokens=usage.input_tokens if usage else None,
+            output_tokens=usage.output_tokens if usage else None,
+            raw=response,
+            model=response.model or model,
+        )
