@@ -555,7 +555,7 @@ class ClickHouseStore:
         from promptloop.store import rollup
 
         unique = list(dict.fromkeys(ids))
-        select = plan(rollup.from_scratch_sql(self.dialect, "SELECT arrayJoin(:rollup_ids)"))
+        select = plan(_rollup_definition(rollup.from_scratch_sql, "SELECT arrayJoin(:rollup_ids)"))
         assert isinstance(select, ReadPlan)
         for chunk in _chunks(unique, KEY_LOOKUP_CHUNK):
             fresh = self._engine.query_arrow(bind(select.sql, {"rollup_ids": list(chunk)}))
@@ -683,6 +683,15 @@ class ClickHouseStore:
 
     def close(self) -> None:
         self._engine.close()
+
+
+def _rollup_definition(make: Callable[[str, str], str], ids: str) -> str:
+    """The rollup's from-scratch SQL for ClickHouse, or (while rollup.py has no ClickHouse
+    flavour) its DuckDB flavour, which the translator reads."""
+    try:
+        return make("clickhouse", ids)
+    except ValueError:
+        return make("duckdb", ids)
 
 
 def _normal(value: Any) -> Any:

@@ -56,14 +56,36 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
-@dataclass
-class _Embedded:
-    path: str
-    users: int = 0
+class _Connection:
+    """One chdb connection, shared by every store open on the same database."""
+
+    def __init__(self, path: str, database: str) -> None:
+        import chdb
+
+        try:
+            self.conn = chdb.connect(path)  # type: ignore[no-untyped-call]
+        except RuntimeError as exc:
+            raise StoreError(f"cannot open chdb at {path}: {exc}") from exc
+        self.lock = threading.Lock()
+        self.users = 0
+        for name, value in QUERY_SETTINGS.items():
+            shown = f"'{value}'" if isinstance(value, str) else str(value)
+            self.run(f"SET {name} = {shown}")
+        self.run(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+        self.run(f"USE `{database}`")
+
+    def run(self, sql: str, fmt: str = "CSV") -> Any:
+        with self.lock:
+            try:
+                return self.conn.query(sql, fmt)
+            except RuntimeError as exc:
+                raise StoreError(str(exc).strip()) from exc
 
 
-_embedded: _Embedded | None = None
-_embedded_lock = threading.Lock()
+# chdb hosts one engine per process: its data directory, and the connections open on it.
+_engine_path: str | None = None
+_connections: dict[str, _Connection] = {}
+_registry_lock = threading.Lock()
 
 
 def _ipc_stream(batch: pa.Table) -> bytes:
@@ -74,47 +96,38 @@ def _ipc_stream(batch: pa.Table) -> bytes:
 
 
 class ChdbEngine:
-    """One connection to the process's embedded ClickHouse (chDB)."""
+    """The process's embedded ClickHouse (chDB), on one database.
+
+    Stores opened on the same database share one connection (opening one costs a few
+    queries, and its first query warms the engine up); the last to close closes it.
+    """
 
     def __init__(self, path: str, database: str) -> None:
-        import chdb
-
-        global _embedded
+        global _engine_path
         self.path = path if path == ":memory:" else str(Path(path).resolve())
         self.database = database
-        with _embedded_lock:
-            if _embedded is not None and _embedded.users and _embedded.path != self.path:
+        with _registry_lock:
+            if _connections and _engine_path != self.path:
                 raise ConfigError(
-                    f"chdb runs one engine per process and it is open on {_embedded.path}; "
-                    f"cannot also open {self.path}: use chdb://{_embedded.path}?database=NAME "
+                    f"chdb runs one engine per process and it is open on {_engine_path}; "
+                    f"cannot also open {self.path}: use chdb://{_engine_path}?database=NAME "
                     "to keep this store apart, or another process"
                 )
             if self.path != ":memory:":
                 Path(self.path).mkdir(parents=True, exist_ok=True)
-            try:
-                self._conn = chdb.connect(self.path)  # type: ignore[no-untyped-call]
-            except RuntimeError as exc:
-                raise StoreError(f"cannot open chdb at {self.path}: {exc}") from exc
-            if _embedded is None or not _embedded.users:
-                _embedded = _Embedded(self.path)
-            _embedded.users += 1
-        self._lock = threading.Lock()
+            shared = _connections.get(database)
+            if shared is None:
+                shared = _Connection(self.path, database)
+                _connections[database] = shared
+                _engine_path = self.path
+            shared.users += 1
+        self._shared = shared
         self._closed = False
-        for name, value in QUERY_SETTINGS.items():
-            self._run(
-                f"SET {name} = {value!r}" if isinstance(value, str) else f"SET {name} = {value}"
-            )
-        self._run(f"CREATE DATABASE IF NOT EXISTS `{database}`")
-        self._run(f"USE `{database}`")
 
     def _run(self, sql: str, fmt: str = "CSV") -> Any:
-        with self._lock:
-            if self._closed:
-                raise StoreError("this ClickHouse store is closed")
-            try:
-                return self._conn.query(sql, fmt)
-            except RuntimeError as exc:
-                raise StoreError(str(exc).strip()) from exc
+        if self._closed:
+            raise StoreError("this ClickHouse store is closed")
+        return self._shared.run(sql, fmt)
 
     def query_arrow(self, sql: str) -> pa.Table:
         result: pa.Table = self._run(sql, "Arrowtable")
@@ -124,11 +137,14 @@ class ChdbEngine:
         self._run(sql)
 
     def insert_arrow(self, table: str, batch: pa.Table) -> None:
+        if self._closed:
+            raise StoreError("this ClickHouse store is closed")
         names = ", ".join(f"`{name}`" for name in batch.column_names)
         payload = _ipc_stream(batch)
-        with self._lock:
+        shared = self._shared
+        with shared.lock:
             try:
-                with self._conn.send_insert(
+                with shared.conn.send_insert(
                     f"INSERT INTO `{table}` ({names})", "ArrowStream"
                 ) as ins:
                     ins.append(payload)
@@ -137,14 +153,15 @@ class ChdbEngine:
                 raise StoreError(str(exc).strip()) from exc
 
     def close(self) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            self._conn.close()
-        with _embedded_lock:
-            if _embedded is not None and _embedded.users:
-                _embedded.users -= 1
+        if self._closed:
+            return
+        self._closed = True
+        with _registry_lock:
+            self._shared.users -= 1
+            if self._shared.users == 0:
+                _connections.pop(self.database, None)
+                with self._shared.lock:
+                    self._shared.conn.close()
 
 
 @dataclass(frozen=True)

@@ -167,9 +167,46 @@ def _json_casts_as_text(node: exp.Expr) -> exp.Expr:
         ):
             inner: exp.Expr = child.this
             return inner
-        return child
+        return _signed_count(_hex_cast(child))
 
     return node.transform(uncast)
+
+
+def _signed_count(node: exp.Expr) -> exp.Expr:
+    """``sum(CASE WHEN p THEN 1 ELSE 0 END)`` is a BIGINT elsewhere but UInt64 here, and
+    ClickHouse's EXCEPT/INTERSECT tell UInt64 1 from Int64 1: make such counts Int64."""
+    if not isinstance(node, exp.Sum):
+        return node
+    case = node.this
+    if not isinstance(case, exp.Case):
+        return node
+    values = [branch.args.get("true") for branch in case.args.get("ifs") or ()]
+    values.append(case.args.get("default"))
+    if all(isinstance(v, exp.Literal) and not v.is_string and v.is_int for v in values if v):
+        return exp.Anonymous(this="toInt64", expressions=[node.copy()])
+    return node
+
+
+def _hex_cast(node: exp.Expr) -> exp.Expr:
+    """DuckDB's ``CAST('0x' || hex AS BIGINT)`` (a hex string read as an integer): ClickHouse
+    reads hex with unhex + reinterpret (big-endian digits, so reversed)."""
+    if not isinstance(node, exp.Cast) or node.to.this not in (
+        exp.DataType.Type.BIGINT,
+        exp.DataType.Type.INT,
+    ):
+        return node
+    inner = node.this.unnest() if isinstance(node.this, exp.Paren) else node.this
+    if not (
+        isinstance(inner, exp.DPipe)
+        and isinstance(inner.this, exp.Literal)
+        and inner.this.this.lower() == "0x"
+    ):
+        return node
+    digits = inner.expression.sql(dialect=_Target)
+    parsed: exp.Expr = sqlglot.parse_one(
+        f"reinterpretAsInt64(reverse(unhex(leftPad({digits}, 16, '0'))))", read=_Target
+    )
+    return parsed
 
 
 def _generate(node: exp.Expr) -> str:
