@@ -155,6 +155,7 @@ def test_feedback_retention_alone_keeps_the_interactions(
         ("interactions", "is not TABLE=DAYS"),
         ("interactions=0", "at least 1"),
         ("interactions=soon", "whole number"),
+        ("interactions=99999999999", "at most 36500"),
         ("prompts=30", "no retention for table 'prompts'"),
     ],
 )

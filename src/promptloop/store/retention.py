@@ -69,6 +69,7 @@ RETENTION_COLUMNS: dict[str, str] = {
     "review_labels": "created_at",
     "eval_results": "created_at",
 }
+MAX_DAYS = 36_500  # a century: beyond it a cutoff date is meaningless (and may overflow)
 # Short names accepted wherever a table is named in a retention rule.
 ALIASES = {"interactions": INTERACTIONS_TABLE, "feedback": FEEDBACK_TABLE}
 
@@ -177,6 +178,8 @@ def parse_rules(spec: str | Mapping[str, int] | None) -> dict[str, int]:
             raise ValueError(f"retention for {name!r}: days must be a whole number") from None
         if number < 1:
             raise ValueError(f"retention for {name!r}: days must be at least 1")
+        if number > MAX_DAYS:
+            raise ValueError(f"retention for {name!r}: days must be at most {MAX_DAYS}")
         rules[resolve_table(name)] = number
     return rules
 
