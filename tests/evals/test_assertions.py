@@ -12,8 +12,15 @@ from typing import Any
 
 import pytest
 
-from promptloop.evals.assertions import evaluate, problems, run_assertion, unsupported_types
-from promptloop.evals.types import AssertionSpec, EvalContext
+from promptloop.evals.assertions import (
+    Check,
+    evaluate,
+    problems,
+    register_assertion,
+    run_assertion,
+    unsupported_types,
+)
+from promptloop.evals.types import AssertionSpec, EvalContext, GradingResult
 
 OUT = "The capital of France is Paris."
 TYPO = "The capitol of France is Paris!"  # two edits away from OUT
@@ -411,3 +418,25 @@ def test_from_dict_reads_promptfoo_yaml() -> None:
     assert (spec.type, spec.base_type, spec.inverted) == ("not-icontains", "icontains", True)
     assert (spec.value, spec.weight, spec.metric) == ("sorry", 2.0, "tone")
     assert spec.provider == "openai:gpt-4o-mini"
+
+
+async def test_components_keep_the_order_of_the_assertions() -> None:
+    specs = _specs(
+        {"type": "python", "value": "True"},  # awaited
+        {"type": "contains", "value": "Paris"},  # run inline
+        {"type": "assert-set", "assert": [{"type": "regex", "value": "x"}]},
+        {"type": "similar", "value": OUT},
+        {"type": "starts-with", "value": "The"},
+    )
+    result = await evaluate(specs, _ctx(OUT))
+    assert [c.assertion for c in result.components] == specs
+    assert [c.passed for c in result.components] == [True, True, False, True, True]
+
+
+async def test_a_sync_handler_returning_an_awaitable_fails_cleanly() -> None:
+    async def later(check: Check) -> GradingResult:
+        return GradingResult(True, 1.0, "ok")
+
+    register_assertion("test-sync-returns-awaitable", lambda check: later(check))
+    result = await evaluate([AssertionSpec("test-sync-returns-awaitable", "v")], _ctx(OUT))
+    assert not result.passed and "register an async def" in result.reason

@@ -25,10 +25,12 @@ from promptloop.evals.assertions._registry import (
     AssertionValueError,
     Check,
     assertion_type,
+    is_synchronous,
     register_assertion,
     registered_types,
     render_value,
     run_assertion,
+    run_assertion_now,
 )
 from promptloop.evals.assertions.graded import select_best
 from promptloop.evals.types import AssertionSpec, EvalContext, GradingResult
@@ -45,6 +47,7 @@ __all__ = [
     "registered_types",
     "render_value",
     "run_assertion",
+    "run_assertion_now",
     "script",
     "select_best",
     "structured",
@@ -61,8 +64,21 @@ async def evaluate(
 ) -> GradingResult:
     """All assertions of one test applied to one output (model-graded ones concurrently)."""
     runnable = [spec for spec in specs if spec.base_type != SELECT_BEST]
-    results = await asyncio.gather(*(_apply(spec, ctx) for spec in runnable))
-    return aggregate(list(zip(runnable, results, strict=True)), threshold)
+    results: list[GradingResult | None] = [
+        run_assertion_now(spec, ctx) if spec.type != SET_TYPE and is_synchronous(spec) else None
+        for spec in runnable
+    ]
+    # Only what waits (graders, embeddings, Python checks, sets) becomes a task; a task per
+    # string check would cost more than the check.
+    waiting = [index for index, result in enumerate(results) if result is None]
+    if len(waiting) == 1:
+        results[waiting[0]] = await _apply(runnable[waiting[0]], ctx)
+    elif waiting:
+        done = await asyncio.gather(*(_apply(runnable[index], ctx) for index in waiting))
+        for index, result in zip(waiting, done, strict=True):
+            results[index] = result
+    pairs = [(s, r) for s, r in zip(runnable, results, strict=True) if r is not None]
+    return aggregate(pairs, threshold)
 
 
 async def _apply(spec: AssertionSpec, ctx: EvalContext) -> GradingResult:

@@ -60,6 +60,7 @@ class AssertionType:
     needs_value: bool = True
     model_graded: bool = False
     uses_reference: bool = False  # falls back to the context's reference when value is unset
+    synchronous: bool = True  # the handler returns its result without awaiting
 
 
 _REGISTRY: dict[str, AssertionType] = {}
@@ -74,7 +75,10 @@ def register_assertion(
     uses_reference: bool = False,
 ) -> None:
     """Add (or replace) an assertion type; the built-ins are registered the same way."""
-    _REGISTRY[name] = AssertionType(name, handler, needs_value, model_graded, uses_reference)
+    synchronous = not inspect.iscoroutinefunction(handler)
+    _REGISTRY[name] = AssertionType(
+        name, handler, needs_value, model_graded, uses_reference, synchronous
+    )
 
 
 def assertion_type(name: str) -> AssertionType | None:
@@ -120,8 +124,8 @@ def _lookup(variables: Mapping[str, Any], dotted: str) -> Any:
     return current
 
 
-async def run_assertion(spec: AssertionSpec, ctx: EvalContext) -> GradingResult:
-    """Apply one (non-set) assertion; never raises."""
+def _prepare(spec: AssertionSpec, ctx: EvalContext) -> tuple[AssertionType, Check] | GradingResult:
+    """The handler and its check, or the failed result when the assertion cannot run."""
     kind = assertion_type(spec.type)
     if kind is None:
         return GradingResult(False, 0.0, f"Unknown assertion type {spec.type!r}", assertion=spec)
@@ -137,16 +141,55 @@ async def run_assertion(spec: AssertionSpec, ctx: EvalContext) -> GradingResult:
         return GradingResult(
             False, 0.0, f"{spec.type}: this assertion type needs a value", assertion=spec
         )
-    check = Check(spec, render_value(value, ctx.vars), ctx, spec.inverted)
-    try:
-        outcome = kind.handler(check)
-        result = await outcome if inspect.isawaitable(outcome) else outcome
-    except AssertionValueError as exc:
+    return kind, Check(spec, render_value(value, ctx.vars), ctx, spec.inverted)
+
+
+def _failed(spec: AssertionSpec, exc: Exception) -> GradingResult:
+    if isinstance(exc, AssertionValueError):
         return GradingResult(False, 0.0, f"{spec.type}: {exc}", assertion=spec)
-    except Exception as exc:  # a broken custom function or grader fails the assertion only
-        return GradingResult(
-            False, 0.0, f"{spec.type}: {type(exc).__name__}: {exc}", assertion=spec
-        )
+    # A broken custom function or grader fails the assertion only.
+    return GradingResult(False, 0.0, f"{spec.type}: {type(exc).__name__}: {exc}", assertion=spec)
+
+
+def _finish(spec: AssertionSpec, result: GradingResult) -> GradingResult:
     if result.assertion is None:
         result.assertion = spec
     return result
+
+
+def is_synchronous(spec: AssertionSpec) -> bool:
+    """Whether the assertion's handler runs without awaiting (no model, file or thread)."""
+    kind = assertion_type(spec.type)
+    return kind is None or kind.synchronous
+
+
+def run_assertion_now(spec: AssertionSpec, ctx: EvalContext) -> GradingResult:
+    """Apply a synchronous assertion (see :func:`is_synchronous`) without an event loop."""
+    prepared = _prepare(spec, ctx)
+    if isinstance(prepared, GradingResult):
+        return prepared
+    kind, check = prepared
+    try:
+        outcome = kind.handler(check)
+    except Exception as exc:
+        return _failed(spec, exc)
+    if inspect.isawaitable(outcome):
+        if inspect.iscoroutine(outcome):
+            outcome.close()
+        reason = f"{spec.type}: its handler returned an awaitable; register an async def"
+        return GradingResult(False, 0.0, reason, assertion=spec)
+    return _finish(spec, outcome)
+
+
+async def run_assertion(spec: AssertionSpec, ctx: EvalContext) -> GradingResult:
+    """Apply one (non-set) assertion; never raises."""
+    prepared = _prepare(spec, ctx)
+    if isinstance(prepared, GradingResult):
+        return prepared
+    kind, check = prepared
+    try:
+        outcome = kind.handler(check)
+        result = await outcome if inspect.isawaitable(outcome) else outcome
+    except Exception as exc:
+        return _failed(spec, exc)
+    return _finish(spec, result)
