@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 __all__ = [
     "ClusterConfig",
     "TableDesign",
+    "TableInfo",
     "TableKeys",
+    "describe_tables",
     "for_cluster",
     "from_portable",
     "parse_keys",
@@ -123,6 +125,7 @@ class _Table:
     columns: list[tuple[str, str]] = field(default_factory=list)  # name, type [DEFAULT ...]
     primary: tuple[str, ...] = ()
     unique: list[tuple[str, ...]] = field(default_factory=list)
+    portable: dict[str, str] = field(default_factory=dict)  # name -> portable type
 
 
 def _split_top_level(body: str) -> list[str]:
@@ -188,6 +191,7 @@ def _parse_table(statement: str) -> _Table | None:
             table.primary = (name,)
         portable = re.sub(r"\s+(NOT NULL|PRIMARY KEY|NULL)\b", "", bare, flags=re.IGNORECASE)
         ch_type = _clickhouse_type(portable.strip(), table.name, name)
+        table.portable[name] = " ".join(portable.upper().split())
         nullable[name] = not (is_pk or "NOT NULL" in upper)
         defaults[name] = f" DEFAULT {_default(default.group(1))}" if default else ""
         table.columns.append((name, ch_type))
@@ -288,6 +292,34 @@ def parse_keys(statements: Iterable[str]) -> dict[str, TableKeys]:
             columns = tuple(c.strip() for c in index.group(4).split(","))
             keys[index.group(3)] = TableKeys(found.primary, (*found.unique, columns))
     return keys
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """A table as the portable migrations declare it (columns in order, with their types)."""
+
+    name: str
+    columns: dict[str, str]
+    primary: tuple[str, ...]
+
+    @property
+    def json_columns(self) -> tuple[str, ...]:
+        return tuple(name for name, kind in self.columns.items() if kind in ("JSON", "JSONB"))
+
+
+def describe_tables(statements: Iterable[str]) -> dict[str, TableInfo]:
+    """Every table the portable DDL creates, with columns added by later ALTERs."""
+    tables: dict[str, TableInfo] = {}
+    for statement in statements:
+        table = _parse_table(statement)
+        if table is not None:
+            tables[table.name] = TableInfo(table.name, dict(table.portable), table.primary)
+            continue
+        column = _ADD_COLUMN.match(statement)
+        if column and column.group(1) in tables:
+            kind = re.sub(r"\s+(NOT NULL|DEFAULT .*)$", "", column.group(4), flags=re.IGNORECASE)
+            tables[column.group(1)].columns[column.group(3)] = " ".join(kind.upper().split())
+    return tables
 
 
 def ttl_statement(table: str, days: int) -> str | None:
