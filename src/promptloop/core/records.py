@@ -27,6 +27,9 @@ _FEEDBACK_ID_NAMESPACE = uuid.UUID("6b0f6a52-7f4e-4c7e-9a51-2d1f0c1e7a10")
 # Interactions ingested as OpenTelemetry spans get an ID derived from (trace_id, span_id).
 SPAN_ID_NAMESPACE = uuid.UUID("0c5d3f3e-8a43-4d0e-9a58-6f1f4b7e2c91")
 MAX_TEXT_CHARS = 1_000_000
+# Deeper metadata would be stored but could never be serialised back (pydantic and the
+# JSON encoders stop far below JSON parsers' limits), so it is refused at ingest.
+MAX_METADATA_DEPTH = 32
 # Stands for "the client sent no timestamp" until validation replaces it.
 _UNSET_TIME = datetime(1, 1, 1, tzinfo=UTC)
 
@@ -89,6 +92,23 @@ def _known_keys(model: type[BaseModel]) -> frozenset[str]:
     return known
 
 
+def _nested_within(value: Any, limit: int) -> bool:
+    """Whether JSON-like ``value`` nests at most ``limit`` objects/arrays deep (no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return False
+        stack.extend((child, depth + 1) for child in children)
+    return True
+
+
 class _Record(BaseModel):
     model_config = ConfigDict(
         populate_by_name=True,
@@ -120,6 +140,13 @@ class _Record(BaseModel):
     @classmethod
     def _timestamp_in_utc(cls, value: datetime) -> datetime:
         return as_utc(value)
+
+    @field_validator("metadata", mode="after", check_fields=False)
+    @classmethod
+    def _metadata_not_too_deep(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if value and not _nested_within(value, MAX_METADATA_DEPTH):
+            raise ValueError(f"nested deeper than {MAX_METADATA_DEPTH} levels")
+        return value
 
     def to_row(self) -> dict[str, Any]:
         """The record as a flat dict keyed by column name."""
