@@ -12,6 +12,7 @@ from promptloop.server.ingest import Ingestor
 from promptloop.server.wal import WriteAheadLog, read_segment
 from promptloop.store import open_store
 from promptloop.store.base import Store
+from tests.reliability.scenarios import subprocess_store_url
 from tests.support.collector import collector_process
 from tests.support.records import feedback, interaction
 
@@ -19,6 +20,7 @@ from tests.support.records import feedback, interaction
 def test_acknowledged_events_survive_a_kill_right_after_the_response(
     store_url: str, tmp_path: Path
 ) -> None:
+    store_url = subprocess_store_url(store_url, tmp_path)
     data_dir = tmp_path / "data"
     batch = [{"interactionId": str(uuid.uuid4()), "userInput": f"q{i}"} for i in range(200)]
     events = [{"interactionId": item["interactionId"], "feedbackType": "copy"} for item in batch]
@@ -104,3 +106,35 @@ def _all_batches(directory: Path) -> list[tuple[str, list[dict[str, object]]]]:
         for segment in sorted(directory.glob("wal-*.jsonl"))
         for batch in read_segment(segment)
     ]
+
+
+def test_the_log_keeps_request_bodies_as_sent_and_replays_them_as_acknowledged(
+    tmp_path: Path,
+) -> None:
+    """Raw bodies (pretty-printed, camelCase, no timestamp) replay to the records that were
+    acknowledged: same IDs, and the time of receipt for records that carried none."""
+    from datetime import UTC, datetime
+
+    import orjson
+
+    from promptloop.server.ingest import validate_items
+
+    store = open_store(f"duckdb:///{tmp_path}/s.duckdb")
+    first = Ingestor(store, tmp_path / "wal", flush_interval=3600)
+    ident = str(uuid.uuid4())
+    items = [{"interactionId": ident, "userInput": "line one\nline two"}]
+    body = orjson.dumps(items, option=orjson.OPT_INDENT_2)
+    assert b"\n" in body
+    received = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    first.submit("interactions", validate_items("interactions", items).records, body, received)
+    first.close()  # killed before any flush
+    second = Ingestor(store, tmp_path / "wal", flush_interval=3600)
+    assert second.recover() == 1
+    row = store.fetch_all(
+        "SELECT user_input, timestamp FROM llm_interaction_logs WHERE interaction_id = :i",
+        {"i": ident},
+    )[0]
+    assert row["user_input"] == "line one\nline two"
+    assert row["timestamp"].replace(tzinfo=UTC) == received
+    second.close()
+    store.close()

@@ -9,16 +9,20 @@ first so that what was acknowledged is visible to the next query.
 from __future__ import annotations
 
 import logging
+import math
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from promptloop.core.records import FeedbackEvent, Interaction
-from promptloop.server.wal import WriteAheadLog, read_segment
+from promptloop.server.wal import WriteAheadLog, read_entries
 from promptloop.store.base import Store
 
 log = logging.getLogger("promptloop.collector")
@@ -35,7 +39,11 @@ _LIST_ADAPTERS: dict[Kind, TypeAdapter[Any]] = {
 
 
 class Backpressure(Exception):
-    """Too much is waiting for the store: the client should retry later."""
+    """Too much is waiting for the store: the client should retry after ``retry_after`` s."""
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 @dataclass
@@ -89,6 +97,9 @@ class IngestStats:
     stored: dict[str, int] = field(default_factory=lambda: {"interactions": 0, "feedback": 0})
     duplicates: dict[str, int] = field(default_factory=lambda: {"interactions": 0, "feedback": 0})
     rejected: int = 0
+    # Requests refused with 503 because the buffer was full (load shed, not lost: the
+    # client keeps the batch and retries after Retry-After).
+    shed: int = 0
     flushes: int = 0
     replayed_segments: int = 0
     store_errors: int = 0
@@ -103,14 +114,20 @@ class Ingestor:
         *,
         flush_interval: float = 0.5,
         flush_rows: int = 5_000,
-        max_pending_rows: int = 500_000,
+        max_pending_rows: int = 100_000,
+        max_pending_bytes: int = 128 * 1024 * 1024,
         fsync: bool = True,
     ) -> None:
         self.store = store
         self.stats = IngestStats()
         self._flush_interval = flush_interval
         self._flush_rows = flush_rows
+        # The buffer's bounds: beyond either, submit() sheds load (503 + Retry-After) instead
+        # of growing memory. Bytes are the request bodies' sizes, a proxy for the records'.
         self._max_pending = max_pending_rows
+        self._max_pending_bytes = max_pending_bytes
+        self._pending_bytes = 0
+        self._rows_per_second = float(flush_rows) / max(flush_interval, 0.01)
         self._wal = WriteAheadLog(wal_dir, fsync=fsync)
         self._lock = threading.Lock()  # WAL append + buffer, together
         self._flush_lock = threading.Lock()  # one flush at a time
@@ -146,10 +163,9 @@ class Ingestor:
             if segment == current:
                 continue
             batches: dict[Kind, list[Any]] = {"interactions": [], "feedback": []}
-            for kind, rows in read_segment(segment):
+            for kind, rows, received in read_entries(segment):
                 typed_kind: Kind = "feedback" if kind == "feedback" else "interactions"
-                model = RECORD_TYPES[typed_kind]
-                batches[typed_kind].extend(model.model_validate(row) for row in rows)
+                batches[typed_kind].extend(_replayed(typed_kind, rows, received))
             self._write(batches)
             replayed += sum(len(rows) for rows in batches.values())
             segment.unlink()
@@ -159,33 +175,62 @@ class Ingestor:
         return replayed
 
     # -- write path ---------------------------------------------------------------------
-    def submit(self, kind: Kind, records: Sequence[Interaction] | Sequence[FeedbackEvent]) -> None:
-        """Make records durable and queue them for the store. Returns once they are safe."""
+    def submit(
+        self,
+        kind: Kind,
+        records: Sequence[Interaction] | Sequence[FeedbackEvent],
+        raw: bytes | None = None,
+        received: datetime | None = None,
+    ) -> None:
+        """Make records durable and queue them for the store. Returns once they are safe.
+
+        ``raw``: the same records as the client sent them (a JSON array whose items validate
+        to ``records``), written to the log as is; ``received``: when they arrived.
+        Raises :class:`Backpressure` when the buffer is full: nothing is written then.
+        """
         if not records:
             return
-        rows = [record.model_dump(mode="json") for record in records]
+        count = len(records)
+        if raw is None:
+            raw = orjson.dumps([record.model_dump(mode="json") for record in records])
+        size = len(raw)
+        stamp = (received or datetime.now(UTC)).isoformat()
         with self._lock:
             pending = sum(len(batch) for batch in self._buffer.values())
-            if pending + len(rows) > self._max_pending:
-                raise Backpressure(f"{pending} records are waiting for the store")
-            self._wal.append(kind, rows)
+            if pending and (
+                pending + count > self._max_pending
+                or self._pending_bytes + size > self._max_pending_bytes
+            ):
+                self.stats.shed += 1
+                raise Backpressure(
+                    f"{pending} records are waiting for the store", self._retry_after(pending)
+                )
+            self._wal.append_raw(kind, raw, stamp)
             self._buffer[kind].extend(records)
-            self.stats.accepted[kind] += len(records)
-            size = pending + len(rows)
-        if size >= self._flush_rows:
+            self._pending_bytes += size
+            self.stats.accepted[kind] += count
+            total = pending + count
+        if total >= self._flush_rows:
             self._wake.set()
+
+    def _retry_after(self, pending: int) -> int:
+        """Seconds until the store has likely caught up with ``pending`` rows (1..30)."""
+        return max(1, min(30, math.ceil(pending / max(self._rows_per_second, 1.0))))
 
     def flush(self) -> int:
         """Write everything acknowledged so far to the store; return records written."""
         with self._flush_lock:
             with self._lock:
                 taken = self._buffer
+                taken_bytes = self._pending_bytes
                 self._buffer = {"interactions": [], "feedback": []}
+                self._pending_bytes = 0
                 if any(taken.values()):
                     self._pending_segments.append(self._wal.rotate())
             total = sum(len(rows) for rows in taken.values())
             if not total and not self._pending_segments:
                 return 0
+            started = time.perf_counter()
             try:
                 self._write(taken)
             except Exception as exc:
@@ -193,10 +238,15 @@ class Ingestor:
                 with self._lock:
                     for kind, rows in taken.items():
                         self._buffer[kind][:0] = rows
+                    self._pending_bytes += taken_bytes
                 self.stats.store_errors += 1
                 self.stats.last_store_error = str(exc)
                 log.exception("writing to the store failed; will retry")
                 return 0
+            elapsed = time.perf_counter() - started
+            if total >= 1000 and elapsed > 0:
+                # Smoothed store write rate: what Retry-After is computed from.
+                self._rows_per_second = 0.7 * self._rows_per_second + 0.3 * (total / elapsed)
             for segment in self._pending_segments:
                 segment.unlink(missing_ok=True)
             self._pending_segments.clear()
@@ -250,6 +300,9 @@ class Ingestor:
         with self._lock:
             return sum(len(rows) for rows in self._buffer.values())
 
+    def pending_bytes(self) -> int:
+        return self._pending_bytes
+
     def _run(self) -> None:
         while not self._stopping.is_set():
             self._wake.wait(timeout=self._flush_interval)
@@ -258,3 +311,19 @@ class Ingestor:
                 self.flush()
             except Exception:  # the flusher must outlive any one bad flush
                 log.exception("flush failed")
+
+
+def _replayed(kind: Kind, rows: list[Any], received: str | None) -> list[Any]:
+    """Validate a logged batch again. Rows logged as the client sent them and carrying no
+    timestamp get the time they were received, as they did when first acknowledged."""
+    model = RECORD_TYPES[kind]
+    records = [model.model_validate(row) for row in rows]
+    if received is None:
+        return records
+    when = datetime.fromisoformat(received)
+    return [
+        record.model_copy(update={"timestamp": when})
+        if isinstance(row, dict) and "timestamp" not in row
+        else record
+        for row, record in zip(rows, records, strict=True)
+    ]

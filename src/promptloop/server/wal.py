@@ -1,6 +1,7 @@
 """A write-ahead log that makes an acknowledged event durable before it reaches the store.
 
-The collector appends each accepted batch to the current segment and fsyncs it before it
+The collector appends each accepted batch (the request body as the client sent it, or the
+valid items of a partly invalid batch) to the current segment and fsyncs it before it
 answers, then writes to the store in larger batches off the request path. A segment is
 deleted only after every record in it is in the store; on start-up, leftover segments are
 replayed (ingest is idempotent, so replaying a segment that was partly stored is harmless).
@@ -40,7 +41,31 @@ class WriteAheadLog:
 
     def append(self, kind: str, rows: list[dict[str, Any]]) -> Path:
         """Durably append one batch; return the segment it went to."""
-        line = orjson.dumps({"kind": kind, "rows": rows}) + b"\n"
+        return self._write(orjson.dumps({"kind": kind, "rows": rows}) + b"\n")
+
+    def append_raw(self, kind: str, rows_json: bytes, received: str) -> Path:
+        """Durably append a batch as the client sent it: ``rows_json`` is a JSON array.
+
+        The request body is written as is, not re-serialised from the validated records
+        (that cost as much as validating). ``received`` (ISO 8601) is the time of receipt:
+        replay gives records that carried no timestamp this one, as the live path did.
+        Bytes 0x0A in valid JSON can only be whitespace (a newline inside a string is
+        escaped), so turning them into spaces keeps one batch per line.
+        """
+        line = b"".join(
+            (
+                b'{"kind":"',
+                kind.encode("ascii"),
+                b'","received":"',
+                received.encode("ascii"),
+                b'","rows":',
+                rows_json.replace(b"\n", b" "),
+                b"}\n",
+            )
+        )
+        return self._write(line)
+
+    def _write(self, line: bytes) -> Path:
         with self._lock:
             self._file.write(line)
             self._file.flush()
@@ -67,13 +92,19 @@ class WriteAheadLog:
 
 def read_segment(path: Path) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """Batches in a segment. A torn last line (a crash mid-write, never acknowledged) is skipped."""
+    for kind, rows, _received in read_entries(path):
+        yield kind, rows
+
+
+def read_entries(path: Path) -> Iterator[tuple[str, list[dict[str, Any]], str | None]]:
+    """``(kind, rows, received)`` per batch; ``received`` is None for re-serialised rows."""
     with path.open("rb") as handle:
         for line in handle:
             try:
                 entry = orjson.loads(line)
             except orjson.JSONDecodeError:
                 continue
-            yield entry["kind"], entry["rows"]
+            yield entry["kind"], entry["rows"], entry.get("received")
 
 
 def _sequence_of(path: Path) -> int:
