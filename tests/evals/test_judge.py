@@ -15,6 +15,7 @@ from promptloop.evals.judge import (
     JudgeConfig,
     calibrate,
     calibrate_from_store,
+    feedback_label,
     labelled_pairs,
     pairwise,
     reference_guided,
@@ -141,6 +142,27 @@ def test_calibration_degenerate_inputs() -> None:
         calibrate([True, False], [True])
 
 
+@pytest.mark.parametrize(
+    ("kind", "value", "source", "label"),
+    [
+        ("thumbs_up", None, "user", True),
+        ("thumbs_down", None, "annotator", False),
+        ("correction", None, "user", False),
+        ("report", None, "user", False),
+        ("rating", 3.0, "user", True),
+        ("rating", 2.0, "user", False),
+        ("rating", 1.0, "user", False),
+        ("rating", 1.0, "judge", True),
+        ("rating", 0.49, "judge", False),
+        ("rating", 4.0, "judge", True),
+        ("copy", None, "user", None),
+        ("rating", None, "user", None),
+    ],
+)
+def test_feedback_labels(kind: str, value: float | None, source: str, label: bool | None) -> None:
+    assert feedback_label(kind, value, source) is label
+
+
 def _interaction(feature: str) -> Interaction:
     return Interaction(interaction_id=str(uuid.uuid4()), feature=feature, user_input="q")
 
@@ -179,7 +201,7 @@ def test_calibrate_from_store_pairs_judge_and_people_per_interaction(store: Stor
             _event(annotator_wins, "thumbs_up", "user", 2),
             _event(annotator_wins, "thumbs_down", "annotator", 3),
             _event(judge_only, "thumbs_up", "judge", 1),
-            _event(rated, "rating", "judge", 1, value=2.0),
+            _event(rated, "rating", "judge", 1, value=0.3),  # a judge's 0-1 score: bad
             _event(rated, "rating", "user", 2, value=4.0),
             _event(rated, "copy", "user", 3),  # no opinion: ignored
             _event(other, "thumbs_up", "judge", 1),

@@ -36,6 +36,7 @@ from promptloop.evals.types import GradingResult, Provider, ProviderRequest, Pro
 from promptloop.store.base import Store
 
 KAPPA_WARNING = 0.6
+JUDGE_SCORE_PASS = 0.5
 MIN_CALIBRATION_ITEMS = 30
 
 
@@ -476,13 +477,18 @@ def _warning(n: int, kappa: float | None, min_items: int, kappa_warning: float) 
     return "Judge agreement with people is not established: " + "; ".join(problems) + "."
 
 
-def feedback_label(feedback_type: str, value: float | None) -> bool | None:
-    """Good (True), bad (False) or no opinion (None) from one feedback event."""
+def feedback_label(feedback_type: str, value: float | None, source: str = "user") -> bool | None:
+    """Good (True), bad (False) or no opinion (None) from one feedback event.
+
+    Thumbs up is good; thumbs down, corrections and reports are bad. A rating from a person is
+    on the 1-5 scale (good above 2); a judge's rating is a 0-1 score (good from 0.5)."""
     if feedback_type == FeedbackType.THUMBS_UP.value:
         return True
     if feedback_type in NEGATIVE_TYPES:
         return False
     if feedback_type == FeedbackType.RATING.value and value is not None:
+        if source == FeedbackSource.JUDGE.value and 0.0 <= value <= 1.0:
+            return value >= JUDGE_SCORE_PASS
         return value > NEGATIVE_RATING_MAX
     return None
 
@@ -551,7 +557,7 @@ def labelled_pairs(
     )
     latest: dict[tuple[str, str], bool] = {}
     for row in store.fetch_all(sql, params):
-        label = feedback_label(str(row["feedback_type"]), row["value"])
+        label = feedback_label(str(row["feedback_type"]), row["value"], str(row["source"]))
         if label is not None:
             latest[(str(row["interaction_id"]), str(row["source"]))] = label
     pairs: dict[str, tuple[bool, bool]] = {}
