@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,14 +26,14 @@ from promptloop.exports import (
     write_parquet,
 )
 from promptloop.exports.tables import iter_rows
+from promptloop.store import open_store
 from promptloop.store.base import Store
 from tests.support.records import T0, feedback, interaction
 
 HOSTILE = ['=HYPERLINK("http://evil")', "+1+1", "-2+3", "@SUM(A1)", "\tTAB", "\rCR", "safe"]
 
 
-@pytest.fixture
-def seeded(store: Store) -> Store:
+def _seed(store: Store) -> Store:
     calls = [
         interaction(
             interaction_id=f"00000000-0000-4000-8000-{n:012d}",
@@ -57,6 +58,20 @@ def seeded(store: Store) -> Store:
         ]
     )
     return store
+
+
+@pytest.fixture
+def seeded(store: Store) -> Store:
+    """On every backend: for what depends on the SQL (filters, paging, column types)."""
+    return _seed(store)
+
+
+@pytest.fixture
+def duck_seeded(tmp_path: Path) -> Iterator[Store]:
+    """On DuckDB only: for what happens after the rows are read (shapes, DataFrames)."""
+    store = open_store(f"duckdb:///{tmp_path}/store.duckdb")
+    yield _seed(store)
+    store.close()
 
 
 def test_parquet_holds_the_filtered_interactions(seeded: Store, tmp_path: Path) -> None:
@@ -106,21 +121,21 @@ def test_pages_visit_every_row_once_across_equal_timestamps(seeded: Store) -> No
     assert seen == sorted(seen)  # ordered by (timestamp, id), and the IDs follow the time
 
 
-def test_dataframes(seeded: Store) -> None:
-    frame = to_dataframe(seeded, InteractionFilter(feature="chat"))
+def test_dataframes(duck_seeded: Store) -> None:
+    frame = to_dataframe(duck_seeded, InteractionFilter(feature="chat"))
     assert isinstance(frame, pd.DataFrame)
     assert len(frame) == 5 and set(frame["feature"]) == {"chat"}
-    polars_frame = to_dataframe(seeded, None, kind="feedback", library="polars")
+    polars_frame = to_dataframe(duck_seeded, None, kind="feedback", library="polars")
     assert isinstance(polars_frame, pl.DataFrame)
     assert polars_frame.height == 6
     assert polars_frame.schema["value"] == pl.Float64
     with pytest.raises(ValueError, match="kind"):
-        to_dataframe(seeded, kind="alerts")  # type: ignore[arg-type]
+        to_dataframe(duck_seeded, kind="alerts")  # type: ignore[arg-type]
 
 
-def test_phoenix_span_annotations(seeded: Store) -> None:
+def test_phoenix_span_annotations(duck_seeded: Store) -> None:
     counts = AnnotationExport()
-    annotations = list(phoenix_annotations(seeded, counts=counts))
+    annotations = list(phoenix_annotations(duck_seeded, counts=counts))
     assert (counts.exported, counts.skipped) == (5, 1)
     by_span = {a["span_id"]: a for a in annotations}
     down = by_span[f"{1:016x}"]
@@ -138,8 +153,8 @@ def test_phoenix_span_annotations(seeded: Store) -> None:
     assert by_span[f"{5:016x}"]["annotator_kind"] == "CODE"
 
 
-def test_langfuse_scores(seeded: Store) -> None:
-    scores = {s["observationId"]: s for s in langfuse_scores(seeded)}
+def test_langfuse_scores(duck_seeded: Store) -> None:
+    scores = {s["observationId"]: s for s in langfuse_scores(duck_seeded)}
     assert len(scores) == 5
     down = scores[f"{1:016x}"]
     assert down["traceId"] == f"{1:032x}"
