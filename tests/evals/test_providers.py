@@ -318,3 +318,35 @@ def test_promptfoo_short_mapping_form(fake: FakeLLM) -> None:
     provider = load_provider({"openai:gpt-4o-mini": {"config": {"apiBaseUrl": fake.openai_url}}})
     assert provider.id == "openai:gpt-4o-mini"
     assert getattr(provider, "model", None) == "gpt-4o-mini"
+
+
+async def test_api_keys_from_config_or_the_named_environment_variable(
+    fake: FakeLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MY_LLM_KEY", "from-env")
+    by_envar = _openai(fake, apiKey=None, apiKeyEnvar="MY_LLM_KEY")
+    await by_envar.call(ProviderRequest(prompt="x"))
+    assert fake.headers[-1]["authorization"] == "Bearer from-env"
+    await _openai(fake, apiKey="from-config").call(ProviderRequest(prompt="x"))
+    assert fake.headers[-1]["authorization"] == "Bearer from-config"
+    await _anthropic(fake, apiKey="anthropic-key").call(ProviderRequest(prompt="x"))
+    sent = fake.headers[-1]  # client releases differ: x-api-key or a bearer token
+    assert "anthropic-key" in (sent.get("x-api-key") or sent.get("authorization", ""))
+
+
+async def test_http_provider_fills_headers_and_query(fake: FakeLLM) -> None:
+    provider = load_provider(
+        {
+            "id": "https",
+            "config": {
+                "url": f"{fake.openai_url}/chat/completions",
+                "headers": {"X-User": "{{user}}"},
+                "queryParams": {"q": "{{prompt}}"},
+                "body": {"model": "m", "messages": [{"role": "user", "content": "{{prompt}}"}]},
+                "transformResponse": "json['choices'][0]['message']['content']",
+            },
+        }
+    )
+    response = await provider.call(ProviderRequest(prompt="hello", vars={"user": "ada"}))
+    assert response.output == "Hello from the fake LLM."
+    assert fake.headers[-1]["x-user"] == "ada"

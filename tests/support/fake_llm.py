@@ -11,8 +11,9 @@ chunk when ``stream_options.include_usage``), ``POST /v1/responses`` (JSON or SS
 ``POST /v1/messages`` (Anthropic JSON, or SSE events with ``stream: true``). Answers are
 scripted with ``reply`` (``stream_error_after=n`` breaks a stream after n text pieces) and
 ``fail`` (an HTTP error with the provider's error body; ``retry_after`` adds the header);
-requests are kept in ``requests``. ``route(substring, text)`` answers every request whose body
-contains ``substring`` (not consumed; checked before the script). ``hold_in_groups(k)`` makes
+requests are kept in ``requests`` (and their headers, lower-cased, in ``headers``).
+``route(substring, text)`` answers every request whose body contains ``substring`` (not
+consumed; checked before the script). ``hold_in_groups(k)`` makes
 requests wait until their group of k has arrived (requests 1..k, k+1..2k, ...; or the server
 closes), and ``max_in_flight`` records the most requests ever being handled at the same time
 (a request stops counting just before its answer is written). ``POST /v1/embeddings`` answers
@@ -55,6 +56,7 @@ def _pieces(text: str) -> list[str]:
 class FakeLLM:
     def __init__(self) -> None:
         self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.headers: list[dict[str, str]] = []
         self._script: deque[Reply] = deque()
         self._routes: list[tuple[str, Reply]] = []
         self._lock = threading.Lock()
@@ -143,6 +145,7 @@ class FakeLLM:
         text = raw.decode("utf-8", "replace")
         with self._lock:
             self.requests.append((handler.path, body))
+            self.headers.append({k.lower(): v for k, v in handler.headers.items()})
             routed = next((reply for key, reply in self._routes if key in text), None)
             scripted = self._script.popleft() if routed is None and self._script else None
             reply = routed or scripted or Reply()
@@ -162,7 +165,8 @@ class FakeLLM:
 
     def _answer(self, handler: BaseHTTPRequestHandler, body: dict[str, Any], reply: Reply) -> None:
         model = reply.model or body.get("model") or "fake-model"
-        anthropic = handler.path.endswith("/messages")
+        endpoint = handler.path.split("?", 1)[0]
+        anthropic = endpoint.endswith("/messages")
         if reply.status != 200:
             if anthropic:
                 error: dict[str, Any] = {
@@ -173,15 +177,15 @@ class FakeLLM:
                 error = {"error": {"message": reply.error_message, "type": "server_error"}}
             headers = {"Retry-After": reply.retry_after} if reply.retry_after else {}
             self._json(handler, reply.status, error, headers)
-        elif handler.path.endswith("/chat/completions"):
+        elif endpoint.endswith("/chat/completions"):
             if body.get("stream"):
                 include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
                 self._sse(handler, self._chat_events(reply, model, include_usage), done=True)
             else:
                 self._json(handler, 200, self._chat(reply, model))
-        elif handler.path.endswith("/embeddings"):
+        elif endpoint.endswith("/embeddings"):
             self._json(handler, 200, self._embeddings(body, model))
-        elif handler.path.endswith("/responses"):
+        elif endpoint.endswith("/responses"):
             if body.get("stream"):
                 self._sse(handler, self._responses_events(reply, model))
             else:
