@@ -5,15 +5,19 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from google.protobuf import json_format
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from promptloop.core.records import interaction_id_for_span
+from promptloop.server.app import create_app
+from promptloop.server.settings import Settings
 from tests.otlp._payloads import DIALECT_FILES, json_bytes, load, protobuf_bytes
 from tests.otlp.conftest import API_KEY, ThreadedCollector
 from tests.otlp.test_normalise import EXPECTED
@@ -173,3 +177,43 @@ def test_without_the_api_key_is_401(collector: ThreadedCollector) -> None:
         timeout=30,
     )
     assert response.status_code == 401
+
+
+def _overloaded_client(tmp_path: Path, **limits: int) -> TestClient:
+    settings = Settings(
+        store_url=f"duckdb:///{tmp_path}/store.duckdb",
+        data_dir=tmp_path / "data",
+        api_keys=frozenset(),
+        signals_interval=0,
+        alerts_interval=0,
+        flush_interval=3600,  # nothing leaves the buffer unless a read flushes it
+        flush_rows=1_000_000,
+        **limits,
+    )
+    return TestClient(create_app(settings))
+
+
+def test_a_full_ingest_buffer_is_503_with_retry_after(tmp_path: Path) -> None:
+    with _overloaded_client(tmp_path, max_pending_rows=1) as client:
+        first = client.post(
+            "/v1/traces", content=json_bytes("genai_events.json"), headers={"Content-Type": JSON}
+        )
+        assert first.status_code == 200
+        second = client.post(
+            "/v1/traces",
+            content=protobuf_bytes("traceloop.json"),
+            headers={"Content-Type": PROTOBUF},
+        )
+        assert second.status_code == 503
+        assert int(second.headers["Retry-After"]) >= 1
+        assert "waiting for the store" in status_pb2.Status.FromString(second.content).message
+
+
+def test_too_many_ingest_requests_at_once_is_429(tmp_path: Path) -> None:
+    with _overloaded_client(tmp_path, max_concurrent_ingest=0) as client:
+        response = client.post(
+            "/v1/traces", content=json_bytes("traceloop.json"), headers={"Content-Type": JSON}
+        )
+        assert response.status_code == 429
+        assert response.headers["Retry-After"] == "1"
+        assert response.json()["error"] == "too_many_requests"

@@ -3,8 +3,9 @@
 Per the OTLP/HTTP spec: the answer is an ``ExportTraceServiceResponse`` in the request's
 encoding, with ``partialSuccess`` counting the spans that were not stored (not LLM calls,
 or invalid) and saying why; 400 for a body that is not a trace request, 413 for one too
-large (compressed or not), 415 for another content type or encoding, 503 with
-``Retry-After`` when the store is behind. Decoding and normalising run off the event loop.
+large (compressed or not), 415 for another content type or encoding, 429 (too many ingest
+requests at once, the bound /v1/interactions shares) and 503 (the store is behind), both
+with ``Retry-After``. Decoding and normalising run off the event loop.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from promptloop.otlp import InvalidPayload, decode_json, decode_protobuf, normalise_request
 from promptloop.otlp.normalise import Normalised
 from promptloop.otlp.users import user_id_hasher
+from promptloop.server.api.ingest import IngestGate
 from promptloop.server.auth import require_api_key
 from promptloop.server.ingest import Backpressure, Ingestor
 
@@ -34,11 +36,21 @@ JSON = "application/json"
 
 
 class OtlpError(Exception):
-    def __init__(self, status: int, code: int, message: str) -> None:
+    def __init__(self, status: int, code: int, message: str, retry_after: int = 1) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.retry_after = retry_after
+
+
+def _ingest_gate(request: Request) -> IngestGate:
+    """The bound on ingest requests in progress, shared with /v1/interactions and /feedback."""
+    state = request.app.state
+    gate: IngestGate | None = getattr(state, "ingest_gate", None)
+    if gate is None:
+        gate = state.ingest_gate = IngestGate(state.settings.max_concurrent_ingest)
+    return gate
 
 
 def _media_type(request: Request) -> str:
@@ -100,7 +112,9 @@ def _ingest(ingestor: Ingestor, media: str, body: bytes, hash_key: str | None) -
     try:
         ingestor.submit("interactions", result.interactions)
     except Backpressure as exc:
-        raise OtlpError(503, code_pb2.UNAVAILABLE, f"try again shortly: {exc}") from None
+        raise OtlpError(
+            503, code_pb2.UNAVAILABLE, f"try again shortly: {exc}", exc.retry_after
+        ) from None
     ingestor.stats.rejected += len(result.rejected)
     return result
 
@@ -118,7 +132,7 @@ def _answer(media: str, result: Normalised) -> Response:
 
 def _failure(media: str, error: OtlpError) -> Response:
     """A google.rpc.Status in the request's encoding (JSON also carries our error shape)."""
-    headers = {"Retry-After": "1"} if error.status == 503 else None
+    headers = {"Retry-After": str(error.retry_after)} if error.status in (429, 503) else None
     if media == PROTOBUF:
         status = status_pb2.Status(code=error.code, message=error.message)
         return Response(
@@ -136,6 +150,7 @@ _ERROR_NAMES = {
     400: "invalid_otlp",
     413: "body_too_large",
     415: "unsupported_media_type",
+    429: "too_many_requests",
     503: "busy",
 }
 
@@ -158,18 +173,29 @@ _ERROR_NAMES = {
         401: {"description": "missing or invalid API key"},
         413: {"description": "the body (or its decompressed form) is too large"},
         415: {"description": "another Content-Type or Content-Encoding"},
+        429: {"description": "too many ingest requests at once: retry after Retry-After"},
         503: {"description": "the store is behind: retry after the Retry-After seconds"},
     },
 )
 async def post_traces(request: Request) -> Response:
     media = JSON
+    gate = _ingest_gate(request)
     try:
         media = _media_type(request)
-        body = await _body(request, request.app.state.settings.max_body_bytes)
-        settings = request.app.state.settings
-        result = await run_in_threadpool(
-            _ingest, request.app.state.ingestor, media, body, settings.otlp_hash_key
-        )
+        if gate.active >= gate.limit:
+            gate.refused += 1
+            raise OtlpError(
+                429, code_pb2.UNAVAILABLE, f"{gate.active} ingest requests are in progress"
+            )
+        gate.active += 1
+        try:
+            settings = request.app.state.settings
+            body = await _body(request, settings.max_body_bytes)
+            result = await run_in_threadpool(
+                _ingest, request.app.state.ingestor, media, body, settings.otlp_hash_key
+            )
+        finally:
+            gate.active -= 1
     except OtlpError as error:
         return _failure(media, error)
     return _answer(media, result)
