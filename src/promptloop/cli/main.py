@@ -21,6 +21,7 @@ from promptloop.cli import metrics as metrics_cli
 from promptloop.cli import patterns as patterns_cli
 from promptloop.cli import retention as retention_cli
 from promptloop.cli import review as review_cli
+from promptloop.cli import store as store_cli
 from promptloop.cli._backend import Target
 from promptloop.cli._errors import CliError, as_cli_error
 from promptloop.cli._output import err_console
@@ -68,6 +69,7 @@ app.add_typer(keys_cli.app, name="keys")
 app.add_typer(review_cli.app, name="review")
 app.add_typer(retention_cli.retention_app, name="retention")
 app.add_typer(retention_cli.users_app, name="users")
+app.add_typer(store_cli.app, name="store")
 app.command("serve")(serve.serve)
 app.command("metrics")(metrics_cli.metrics)
 app.command("compare")(metrics_cli.compare_versions)

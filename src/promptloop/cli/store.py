@@ -20,8 +20,9 @@ from rich.text import Text
 
 from promptloop.cli import _output as out
 from promptloop.cli._backend import open_writable_store
-from promptloop.cli._errors import CliError
+from promptloop.cli._errors import EXIT_USAGE, CliError, usage_error
 from promptloop.cli._options import JsonFlag
+from promptloop.exceptions import ConfigError
 from promptloop.store.base import Store
 from promptloop.store.copy import DEFAULT_BATCH_SIZE, CopyReport, copy_store
 
@@ -35,8 +36,8 @@ def _default_checkpoint(source: str, destination: str) -> Path:
 
 @app.command("copy")
 def copy(
-    source: Annotated[str, typer.Argument(help="Store URL to copy from (duckdb:///..., ...).")],
-    destination: Annotated[str, typer.Argument(help="Store URL to copy into; migrated first.")],
+    src: Annotated[str, typer.Argument(help="Store URL to copy from (duckdb:///..., ...).")],
+    dst: Annotated[str, typer.Argument(help="Store URL to copy into; migrated first.")],
     batch_size: Annotated[
         int, typer.Option("--batch-size", help="Rows per page read and written.")
     ] = DEFAULT_BATCH_SIZE,
@@ -64,18 +65,24 @@ def copy(
     Rows DST already has are skipped, so running it again after an interruption copies
     nothing twice. Exits 1 when a table's count or checksum differs between the two stores.
     """
-    path = checkpoint or _default_checkpoint(source, destination)
+    if batch_size < 1:
+        raise usage_error("--batch-size", "must be at least 1")
+    if max_batches is not None and max_batches < 1:
+        raise usage_error("--max-batches", "must be at least 1")
+    path = checkpoint or _default_checkpoint(src, dst)
     if restart and path.exists():
         path.unlink()
-    src = open_writable_store(source, migrate=False)
+    source = _open("SRC", src, migrate=False)
     try:
-        dst = open_writable_store(destination)
+        destination = _open("DST", dst, migrate=True)
         try:
-            report = _run(src, dst, path, batch_size, max_batches, verify, quiet=as_json)
+            report = _run(source, destination, path, batch_size, max_batches, verify, quiet=as_json)
+        except ConfigError as exc:  # a checkpoint of another copy: named in the message
+            raise CliError(str(exc), exit_code=EXIT_USAGE) from None
         finally:
-            dst.close()
+            destination.close()
     finally:
-        src.close()
+        source.close()
     if as_json:
         out.print_json(_report_json(report, path))
     else:
@@ -83,6 +90,13 @@ def copy(
     if report.mismatches:
         names = ", ".join(result.table for result in report.mismatches)
         raise CliError(f"the copy differs from the source in: {names}")
+
+
+def _open(argument: str, url: str, *, migrate: bool) -> Store:
+    try:
+        return open_writable_store(url, migrate=migrate)
+    except ConfigError as exc:
+        raise usage_error(argument, str(exc)) from None
 
 
 def _run(
