@@ -418,7 +418,7 @@ def gate(
     if test["p_value"] < alpha and found["broken"] > found["fixed"]:
         reasons.append(
             f"candidate is significantly worse: {found['broken']} items broken, "
-            f"{found['fixed']} fixed (McNemar p={test['p_value']:.4f} < {alpha})"
+            f"{found['fixed']} fixed (McNemar p={test['p_value']:.4g} < {alpha})"
         )
     scores = found["score_difference"]
     if scores["high"] is not None and scores["high"] < 0:
