@@ -9,6 +9,12 @@ payload is ``{"v": 1, "i": interaction_id, "t": [types], "e": expiry (unix s), "
 The signing key is derived from a secret both sides know: an API key of the collector, or a
 dedicated ``PROMPTLOOP_FEEDBACK_SECRET``. The key id lets the collector pick the right key
 without trying them all.
+
+Replays: a token authorises feedback about its interaction until it expires, so a captured
+request could be sent again. :func:`event_identity` names an event by its token and its
+``feedback_id`` (or, without one, its content); the collector refuses an identity it has
+already accepted (:class:`ReplayGuard`, 409) and gives events without an ID that identity
+as their ``feedback_id``, so even a replay after a restart is stored once.
 """
 
 from __future__ import annotations
@@ -17,9 +23,13 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 import time
-from collections.abc import Iterable, Mapping
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from promptloop.core.enums import FeedbackType
 
@@ -120,3 +130,47 @@ def verify(token: str, keys: Mapping[str, bytes], *, now: float | None = None) -
     if (time.time() if now is None else now) >= claims.expires_at:
         raise TokenError("expired_token", "the feedback token has expired")
     return claims
+
+
+# -- replays ----------------------------------------------------------------------------------
+_REPLAY_NAMESPACE = uuid.UUID("2f8a4c1e-93b7-4d52-8e0a-7c6b5d4e3f21")
+_ID_KEYS = ("feedback_id", "feedbackId", "id")
+
+
+def event_identity(token: str, event: Mapping[str, Any]) -> str:
+    """The same event sent twice with the same token has the same identity (a UUID)."""
+    signature = token.rsplit(".", 1)[-1]
+    given = next((event[key] for key in _ID_KEYS if event.get(key)), None)
+    if given is not None:
+        basis = f"id:{given}"
+    else:
+        basis = "body:" + json.dumps(event, sort_keys=True, separators=(",", ":"), default=str)
+    return str(uuid.uuid5(_REPLAY_NAMESPACE, f"{signature}\n{basis}"))
+
+
+class ReplayGuard:
+    """Identities of accepted browser events, each kept until its token expires.
+
+    In memory and bounded (the oldest entries go first when full); the store's
+    ``feedback_id`` deduplication covers what it forgets.
+    """
+
+    def __init__(self, capacity: int = 200_000, clock: Callable[[], float] = time.time) -> None:
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._capacity = capacity
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def replayed(self, identities: Iterable[str]) -> list[str]:
+        """The identities already accepted (and not yet expired)."""
+        now = self._clock()
+        with self._lock:
+            return [i for i in identities if self._seen.get(i, 0.0) > now]
+
+    def remember(self, identities: Iterable[str], expires_at: float) -> None:
+        with self._lock:
+            for identity in identities:
+                self._seen[identity] = expires_at
+                self._seen.move_to_end(identity)
+            while len(self._seen) > self._capacity:
+                self._seen.popitem(last=False)

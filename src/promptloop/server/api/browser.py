@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from promptloop.core.records import canonical_uuid
 from promptloop.core.tokens import TokenClaims, TokenError, derive_key, key_id, verify
+from promptloop.server import replays
 from promptloop.server.errors import APIError, error_body
 from promptloop.server.ingest import Backpressure, Ingestor, validate_items
 from promptloop.server.settings import Settings
@@ -317,6 +318,7 @@ _FEEDBACK_RESPONSES: dict[int | str, dict[str, Any]] = {
     207: {"description": "some events accepted, the others reported by index"},
     400: {"description": "the body is not JSON"},
     401: {"description": "invalid_token, expired_token or malformed_token: nothing stored"},
+    409: {"description": "replayed: this event was already received with this token"},
     403: {"description": "out_of_scope (another interaction or type) or origin_not_allowed"},
     413: {"description": "the body or batch is too large"},
     415: {"description": "not application/json or text/plain"},
@@ -343,6 +345,7 @@ async def post_browser_feedback(token: str, request: Request) -> Response:
     try:
         claims = _verify(token, keyring(request.app).keys)
         items = scope_items(await _read_items(request, settings.feedback_max_body_bytes), claims)
+        identities = replays.check_replays(request.app, token, items)
         limiter: RateLimiter = request.app.state.feedback_limiter
         wait = limiter.take(claims.interaction_id, max(1, len(items)))
         if wait:
@@ -353,6 +356,8 @@ async def post_browser_feedback(token: str, request: Request) -> Response:
                 retry_after=math.ceil(wait),
             )
         response = await run_in_threadpool(_store, request.app.state.ingestor, items)
+        if response.status_code == 200:
+            replays.remember(request.app, identities, claims.expires_at)
     except APIError as exc:
         response = _error_response(exc)
     response.headers.update(cors)

@@ -72,6 +72,8 @@ const post = async (url, events, attempt = 0) => {
     return post(url, events, attempt + 1);
   }
   const body = await r.json().catch(() => ({}));
+  // A retry refused as a replay: the first attempt arrived (its answer was lost).
+  if (r.status === 409 && body.error === "replayed" && attempt > 0) return { ok: true, status: 200 };
   return { ok: false, status: r.status, code: body.error || "" };
 };
 const beacon = (url, events) => {
