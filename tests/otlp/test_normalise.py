@@ -278,3 +278,38 @@ def test_the_collector_hashes_user_ids_exactly_as_the_sdk_does() -> None:
     for raw in ("alice@example.com", "42", "ünïcode"):
         assert ours(raw) == sdk.hash(raw)
     assert ours(sdk.hash("bob")) == sdk.hash("bob")  # never hashed twice
+
+
+def test_user_text_that_looks_like_json_stays_as_typed() -> None:
+    request = load("traceloop.json")
+    attributes = request["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"]
+    for attribute in attributes:
+        if attribute["key"] == "gen_ai.prompt.1.content":
+            attribute["value"] = {"stringValue": "[1, 2, 3] sorted?"}
+        if attribute["key"] == "gen_ai.completion.0.content":
+            attribute["value"] = {
+                "stringValue": json.dumps([{"type": "text", "text": "Yes: [1, 2, 3]"}])
+            }
+    (interaction,) = normalise_request(decode_json(json.dumps(request).encode())).interactions
+    assert interaction.user_input == "[1, 2, 3] sorted?"
+    assert interaction.raw_output == "Yes: [1, 2, 3]"
+
+
+def test_status_may_be_named_as_well_as_numbered() -> None:
+    request = load("traceloop.json")
+    request["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["status"] = {
+        "code": "STATUS_CODE_ERROR",
+        "message": "boom",
+    }
+    (interaction,) = normalise_request(decode_json(json.dumps(request).encode())).interactions
+    assert interaction.error == "boom"
+
+
+def test_a_prompt_that_is_json_but_not_messages_is_text() -> None:
+    request = load("genai_legacy.json")
+    attributes = request["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"]
+    for attribute in attributes:
+        if attribute["key"] == "gen_ai.prompt":
+            attribute["value"] = {"stringValue": '{"sku": 42, "qty": 3}'}
+    first = normalise_request(decode_json(json.dumps(request).encode())).interactions[0]
+    assert first.user_input == '{"sku": 42, "qty": 3}'

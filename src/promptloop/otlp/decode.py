@@ -167,11 +167,21 @@ def _json_span(raw: dict[str, Any], resource: dict[str, Any], scope: Any) -> Spa
         end_unix_nano=_nanos(raw.get("endTimeUnixNano"), "endTimeUnixNano"),
         attributes=_json_attributes(raw.get("attributes")),
         events=[_json_event(event) for event in raw.get("events") or []],
-        status_code=int(status.get("code") or 0),
+        status_code=_status_code(status.get("code")),
         status_message=str(status.get("message") or ""),
         resource=resource,
         scope_name=str(scope or ""),
     )
+
+
+_STATUS_NAMES = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
+
+
+def _status_code(value: Any) -> int:
+    """An integer per the OTLP JSON mapping; the enum's name is accepted too."""
+    if isinstance(value, str) and value in _STATUS_NAMES:
+        return _STATUS_NAMES[value]
+    return int(value or 0)
 
 
 def _json_event(raw: Any) -> SpanEvent:

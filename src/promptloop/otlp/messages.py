@@ -35,11 +35,13 @@ def maybe_json(value: Any) -> Any:
 
 def text_of(content: Any) -> str | None:
     """The text of a message's content: a string, a list of parts, or a part."""
-    content = maybe_json(content) if isinstance(content, str) else content
+    if isinstance(content, str):
+        parts = maybe_json(content)
+        if not _looks_like_parts(parts):
+            return content  # text that merely looks like JSON is still the user's text
+        content = parts
     if content is None:
         return None
-    if isinstance(content, str):
-        return content
     if isinstance(content, list):
         pieces = [text_of(part) for part in content]
         joined = "".join(piece for piece in pieces if piece)
@@ -55,6 +57,29 @@ def text_of(content: Any) -> str | None:
     return str(content)
 
 
+_MESSAGE_KEYS = frozenset({"role", "content", "parts", "text", "message", "messages"})
+
+
+def _looks_like_messages(value: Any) -> bool:
+    if isinstance(value, dict):
+        return not _MESSAGE_KEYS.isdisjoint(value)
+    return isinstance(value, list) and any(
+        isinstance(item, str) or (isinstance(item, dict) and not _MESSAGE_KEYS.isdisjoint(item))
+        for item in value
+    )
+
+
+def _looks_like_parts(value: Any) -> bool:
+    """Content parts serialised to a string (OpenLLMetry does this for multimodal input)."""
+    if isinstance(value, dict):
+        return "type" in value
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(item, dict) and "type" in item for item in value)
+    )
+
+
 def raw_text(value: Any) -> str | None:
     """A prompt or completion attribute: text stays text (even if it looks like JSON)."""
     if value is None:
@@ -64,11 +89,14 @@ def raw_text(value: Any) -> str | None:
 
 def messages_of(value: Any, *, default_role: str = "user") -> list[Message]:
     """Messages from a list, a ``{"messages": [...]}`` object, one message, or plain text."""
+    original = value
     value = maybe_json(value)
     if value is None:
         return []
     if isinstance(value, str):
         return [Message(default_role, value)]
+    if isinstance(original, str) and not _looks_like_messages(value):
+        return [Message(default_role, original)]  # a prompt that happens to be JSON
     if isinstance(value, dict):
         if isinstance(value.get("messages"), list):
             return messages_of(value["messages"], default_role=default_role)
