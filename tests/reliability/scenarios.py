@@ -7,8 +7,15 @@ real store. They return plain figures; the tests assert on them, the benchmark r
 from __future__ import annotations
 
 import contextlib
+import json
+import os
+import re
+import subprocess
+import sys
 import threading
+import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.collector import collector_process
+from tests.support.collector import CollectorProcess, collector_process
 
 PAGE = 1000
 
@@ -238,3 +245,267 @@ def kill_under_load(
         feedback_stored=int(stats["store"]["feedback_events"]),
         feedback_attempted=result.attempted_feedback,
     )
+
+
+# ---------------------------------------------------------------- tuned collector, overload
+
+_SERVE_TUNED = """
+import json, sys, uvicorn
+from pathlib import Path
+from promptloop.server.app import create_app
+from promptloop.server.settings import Settings
+options = json.loads(sys.argv[3])
+settings = Settings(store_url=sys.argv[1], data_dir=Path(sys.argv[2]), api_keys=frozenset(),
+                    **options)
+uvicorn.run(create_app(settings), host="127.0.0.1", port=0, log_level="warning",
+            access_log=False)
+"""
+_READY = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
+
+
+@contextlib.contextmanager
+def tuned_collector(store_url: str, data_dir: Path, **options: Any) -> Iterator[CollectorProcess]:
+    """A collector subprocess with the given ``Settings`` fields (bounds, intervals)."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", _SERVE_TUNED, store_url, str(data_dir), json.dumps(options)],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    collector: CollectorProcess | None = None
+    try:
+        assert process.stderr is not None
+        log: list[str] = []
+        for line in process.stderr:  # ends when the process exits
+            log.append(line)
+            match = _READY.search(line)
+            if match:
+                collector = CollectorProcess(process, int(match.group(1)))
+                break
+        if collector is None:
+            raise RuntimeError("collector did not start:\n" + "".join(log))
+        drain = threading.Thread(target=log.extend, args=(process.stderr,), daemon=True)
+        drain.start()
+        yield collector
+    finally:
+        if collector is not None:
+            collector.stop()
+        elif process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, from /proc (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class RssSampler(threading.Thread):
+    """Samples a process's RSS every ``interval`` seconds until stopped: (t, MB) pairs."""
+
+    def __init__(self, pid: int, interval: float = 0.25) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.interval = interval
+        self.samples: list[tuple[float, float]] = []
+        self._halt = threading.Event()
+        self._t0 = time.monotonic()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            with contextlib.suppress(OSError):
+                self.samples.append((round(time.monotonic() - self._t0, 2), rss_mb(self.pid)))
+            self._halt.wait(self.interval)
+
+    def stop(self) -> list[tuple[float, float]]:
+        self._halt.set()
+        self.join(10)
+        return self.samples
+
+
+OVERLOAD_SETTINGS: dict[str, Any] = {
+    "max_pending_rows": 20_000,
+    "max_pending_bytes": 16 * 1024 * 1024,
+    "max_concurrent_ingest": 4,
+    "flush_rows": 5_000,
+    "flush_interval": 0.5,
+}
+
+
+def overload_collector(
+    store_url: str, data_dir: Path, *, clients: int = 16, batches: int = 20, batch: int = 500
+) -> dict[str, Any]:
+    """``clients`` threads push ``batches`` batches each as fast as they can: more than the
+    collector can take. Each refused batch is retried after its Retry-After (as the SDK
+    does). Returns the answers seen, what was acknowledged vs stored, and the collector's
+    memory over time next to its bound."""
+    answers: dict[str, int] = {}
+    acked: set[str] = set()
+    retry_after_seen: list[int] = []
+    lock = threading.Lock()
+
+    def client(number: int, url: str) -> None:
+        with httpx.Client(base_url=url, timeout=60) as http:
+            for sequence in range(batches):
+                rows, ids = _batch(batch, number, sequence)
+                body = json.dumps(rows).encode()
+                for _ in range(1000):  # bounded retries per batch
+                    reply = http.post(
+                        "/v1/interactions",
+                        content=body,
+                        headers={"Content-Type": "application/json"},
+                    )
+                    with lock:
+                        answers[str(reply.status_code)] = answers.get(str(reply.status_code), 0) + 1
+                    if reply.status_code == 200:
+                        with lock:
+                            acked.update(ids)
+                        break
+                    if reply.status_code not in (429, 503):
+                        raise RuntimeError(f"unexpected answer {reply.status_code}")
+                    wait = int(reply.headers["Retry-After"])
+                    with lock:
+                        retry_after_seen.append(wait)
+                    # Honour it, shortened: a test cannot wait whole seconds per refusal.
+                    threading.Event().wait(min(wait, 1) * 0.2)
+
+    with tuned_collector(store_url, data_dir, **OVERLOAD_SETTINGS) as collector:
+        with httpx.Client(base_url=collector.url, timeout=60) as http:
+            http.get("/v1/stats")
+        idle = rss_mb(collector.process.pid)
+        sampler = RssSampler(collector.process.pid)
+        sampler.start()
+        started = time.monotonic()
+        threads = [
+            threading.Thread(target=client, args=(n, collector.url), daemon=True)
+            for n in range(clients)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=900)
+        elapsed = time.monotonic() - started
+        with httpx.Client(base_url=collector.url, timeout=60) as http:
+            stored = set(stored_interaction_ids(http))
+        samples = sampler.stop()
+    peak = max((mb for _, mb in samples), default=idle)
+    # The documented bound: idle + the buffer's byte bound x3 (parsed records weigh about
+    # three times their JSON) + the in-flight request bodies x3 + 256 MB for the store
+    # engine's own caches while it inserts.
+    body_mb = batch * 300 / 2**20
+    bound = (
+        idle
+        + 3 * OVERLOAD_SETTINGS["max_pending_bytes"] / 2**20
+        + 3 * OVERLOAD_SETTINGS["max_concurrent_ingest"] * body_mb
+        + 256
+    )
+    return {
+        "clients": clients,
+        "events_offered": clients * batches * batch,
+        "seconds": round(elapsed, 2),
+        "answers": answers,
+        "retry_after_max": max(retry_after_seen, default=0),
+        "acknowledged": len(acked),
+        "stored": len(stored),
+        "acknowledged_missing": len(acked - stored),
+        "idle_rss_mb": round(idle, 1),
+        "peak_rss_mb": round(peak, 1),
+        "rss_bound_mb": round(bound, 1),
+        "rss_over_time": samples[:: max(1, len(samples) // 60)],
+        "settings": OVERLOAD_SETTINGS,
+    }
+
+
+# ---------------------------------------------------------------- outage
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]
+
+
+def outage_figures(
+    tmp_path: Path, *, minutes: int = 60, calls_per_second: int = 10
+) -> dict[str, Any]:
+    """``minutes`` simulated minutes of traffic against a collector that is down (the
+    sender runs once per simulated minute), then it comes back. Host-side figures: calls
+    that raised, the added latency of a tracked call (interleaved with the bare call), the
+    process's RSS per minute; then what arrived, exactly once or not."""
+    import promptloop
+    from tests.support.recording_collector import RecordingCollector
+
+    def bare(question: str) -> str:
+        return question[::-1]
+
+    traced = promptloop.track(feature="outage", prompt_version="v1")(bare)
+    exceptions = 0
+    added_ns: list[float] = []
+    rss_per_minute: list[float] = []
+    spool_peak = 0
+    ids: list[str] = []
+    spool = tmp_path / "outage-spool"
+    perf = time.perf_counter_ns
+    with RecordingCollector() as collector:
+        client = promptloop.init(
+            collector.url,
+            hash_key="k",
+            strict=False,
+            flush_interval=3600.0,
+            spool_dir=spool,
+            max_attempts=2,
+            retry_backoff=0.001,
+            retry_cooldown=30.0,
+        )
+        collector.down()
+        started = time.monotonic()
+        for minute in range(minutes):
+            for second in range(60):
+                for n in range(calls_per_second):
+                    question = f"{minute}:{second}:{n}"
+                    try:
+                        with promptloop.context(session_id=f"s{second % 7}", user_id=f"u{n}"):
+                            t0 = perf()
+                            bare(question)
+                            t1 = perf()
+                            traced(question)
+                            t2 = perf()
+                        added_ns.append((t2 - t1) - (t1 - t0))
+                        ids.append(promptloop.last_interaction_id() or "")
+                    except Exception:
+                        exceptions += 1
+            client.flush(timeout=120)  # the sender's round for this minute
+            rss_per_minute.append(round(rss_mb(os.getpid()), 1))
+            spool_peak = max(spool_peak, sum(p.stat().st_size for p in spool.rglob("*.jsonl")))
+        outage_seconds = time.monotonic() - started
+        stats_down = dict(client.stats())
+        collector.up()
+        client.flush(timeout=300)
+        arrived = Counter(record["interaction_id"] for record in collector.interactions())
+        stats = dict(client.stats())
+        promptloop.shutdown(timeout=30)
+    return {
+        "simulated_minutes": minutes,
+        "calls": len(ids),
+        "wall_seconds": round(outage_seconds, 1),
+        "exceptions_in_host": exceptions,
+        "added_us_during_outage": {
+            "p50": round(_percentile(added_ns, 0.5) / 1000, 2),
+            "p99": round(_percentile(added_ns, 0.99) / 1000, 2),
+        },
+        "rss_mb_per_minute": rss_per_minute,
+        "spool_peak_bytes": spool_peak,
+        "spooled": stats_down["spooled"],
+        "arrived": len(arrived),
+        "lost": len(set(ids) - set(arrived)),
+        "duplicates": sum(count - 1 for count in arrived.values()),
+        "spool_evicted": stats["spool_evicted"],
+        "dropped": stats["dropped"],
+        "replayed": stats["replayed"],
+    }

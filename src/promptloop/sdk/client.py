@@ -108,13 +108,15 @@ class Client:
         return transport.shutdown(limit)
 
     def stats(self) -> Stats:
-        """Counters: queued, sent, dropped, rejected, failed, spooled, replayed,
+        """Counters: queued, sent, dropped (of which spool_evicted: the oldest spooled
+        records, deleted when the spool was full), rejected, failed, spooled, replayed,
         internal_errors, pending (still in memory)."""
         if self._transport is None:
             return Stats(
                 queued=0,
                 sent=0,
                 dropped=self._closed_drops,
+                spool_evicted=0,
                 rejected=0,
                 failed=0,
                 spooled=0,

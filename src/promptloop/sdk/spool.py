@@ -4,7 +4,8 @@ A file is named ``<time_ns>-<pid>-<rand>.<kind>.jsonl`` (kind: ``interactions`` 
 ``feedback``), holds one already-encoded JSON record per line and is written to a temporary
 name, then renamed, so a reader never sees half a file. To replay, a process claims a file
 by renaming it to ``*.replaying``; claims older than ``STALE_CLAIM_SECONDS`` (a process that
-died mid-replay) may be taken over. Writes stop when the folder holds ``max_bytes``.
+died mid-replay) may be taken over. The folder holds at most ``max_bytes``: a write that
+would pass it first deletes the oldest batches (counted in ``evicted`` and logged).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Spool:
     def __init__(self, directory: Path, max_bytes: int = 200_000_000) -> None:
         self.directory = directory
         self.max_bytes = max_bytes
+        self.evicted = 0  # records dropped to make room for newer ones
 
     def _size(self) -> int:
         total = 0
@@ -53,14 +55,23 @@ class Spool:
         return total
 
     def write(self, kind: str, lines: Sequence[bytes]) -> Path | None:
-        """Persist one batch; ``None`` when the spool is full (the caller counts a drop)."""
+        """Persist one batch; ``None`` when it cannot fit even in an empty spool.
+
+        When the spool is full, the oldest batches are deleted to make room (the newest
+        events are the most useful once the collector is back); ``evicted`` counts the
+        records lost that way, for the caller to report.
+        """
         payload = b"\n".join(lines) + b"\n"
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if self._size() + len(payload) > self.max_bytes:
+        if len(payload) > self.max_bytes:
             logger.error(
-                "promptloop spool %s is full; dropping %d records", self.directory, len(lines)
+                "promptloop spool %s cannot hold a batch of %d bytes; dropping %d records",
+                self.directory,
+                len(payload),
+                len(lines),
             )
             return None
+        self._make_room(len(payload))
         name = f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}.{kind}{SUFFIX}"
         final = self.directory / name
         tmp = self.directory / (name + ".tmp")
@@ -71,6 +82,31 @@ class Spool:
             os.fsync(handle.fileno())
         tmp.replace(final)
         return final
+
+    def _make_room(self, needed: int) -> None:
+        excess = self._size() + needed - self.max_bytes
+        if excess <= 0:
+            return
+        for name in sorted(entry.name for entry in os.scandir(self.directory)):
+            if excess <= 0:
+                break
+            if not name.endswith(SUFFIX):
+                continue  # batches being replayed (or half-written) are not ours to drop
+            path = self.directory / name
+            try:
+                data = path.read_bytes()
+                path.unlink()
+            except OSError:
+                continue
+            excess -= len(data)
+            dropped = data.count(b"\n")
+            self.evicted += dropped
+            logger.error(
+                "promptloop spool %s is full (%d bytes): dropped its oldest %d records",
+                self.directory,
+                self.max_bytes,
+                dropped,
+            )
 
     def has_pending(self) -> bool:
         try:

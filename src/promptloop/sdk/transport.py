@@ -13,7 +13,8 @@ Guarantees (see docs/sdk.md):
   ``Retry-After``), then written to the spool. Spooled batches are replayed when the
   collector answers again, and when a client starts.
 * After a batch had to be spooled, later batches go straight to the spool for
-  ``retry_cooldown`` seconds, so an unreachable collector costs no retries per batch.
+  ``retry_cooldown`` seconds, or for the collector's last ``Retry-After`` when longer (at
+  most 10 minutes), so an unreachable or overloaded collector costs no retries per batch.
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ _ENDPOINTS = {"interactions": "/v1/interactions", "feedback": "/v1/feedback"}
 _REPLAY_FILES_PER_ROUND = 100
 _RETRYABLE = frozenset({408, 429})
 _VERSION = "0.1.0"
+# The longest a Retry-After may keep the sender from trying again (seconds).
+_MAX_COOL_DOWN = 600.0
 
 
 class Stats(TypedDict):
@@ -69,7 +72,10 @@ class Stats(TypedDict):
 
     queued: int
     sent: int
+    # Lost records: a full queue, a spool write that failed, or spool_evicted.
     dropped: int
+    # The oldest spooled records, deleted to make room when the spool was full.
+    spool_evicted: int
     rejected: int
     failed: int
     spooled: int
@@ -138,6 +144,7 @@ class Transport:
         self._rounds_started = 0
         self._rounds_done = 0
         self._down_until = 0.0
+        self._last_retry_after = 0.0
         self._spool_pending = True  # look for leftovers from earlier runs on the first round
         self._http: httpx.Client | None = None
         self._thread: threading.Thread | None = None
@@ -218,7 +225,8 @@ class Transport:
         return Stats(
             queued=self._taken + pending,
             sent=self.sent,
-            dropped=self._dropped,
+            dropped=self._dropped + self._spool.evicted,
+            spool_evicted=self._spool.evicted,
             rejected=self.rejected,
             failed=self.failed,
             spooled=self.spooled,
@@ -349,7 +357,7 @@ class Transport:
             return _Outcome.RETRYABLE
         outcome = self._post(kind, lines, self._settings.max_attempts, replay=False)
         if outcome is _Outcome.RETRYABLE:
-            self._down_until = time.monotonic() + self._settings.retry_cooldown
+            self._cool_down()
             self._spool_batch(kind, lines)
         return outcome
 
@@ -386,6 +394,7 @@ class Transport:
                     return _Outcome.PERMANENT
                 retry_after = _retry_after(response.headers.get("Retry-After"))
                 logger.debug("promptloop: collector answered %d for %d %s", status, count, kind)
+            self._last_retry_after = retry_after or 0.0
             if attempt + 1 >= attempts:
                 break
             delay = self._backoff(attempt, retry_after)
@@ -393,6 +402,13 @@ class Transport:
                 # Too long to wait, or shutting down: keep the batch on disk instead.
                 break
         return _Outcome.RETRYABLE
+
+    def _cool_down(self) -> None:
+        """Send nothing (spool instead) for the cool-down, or as long as the collector's
+        last ``Retry-After`` asked (capped at ``_MAX_COOL_DOWN``): a collector shedding
+        load (429/503) is not hammered by every batch."""
+        wait = max(self._settings.retry_cooldown, min(self._last_retry_after, _MAX_COOL_DOWN))
+        self._down_until = time.monotonic() + wait
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float | None:
         cap = self._settings.max_retry_delay
@@ -463,7 +479,7 @@ class Transport:
                     break
             if outcome is _Outcome.RETRYABLE:
                 self._spool.release(claimed)
-                self._down_until = time.monotonic() + self._settings.retry_cooldown
+                self._cool_down()
                 return
             self._spool.remove(claimed)
             replayed_files += 1
