@@ -296,6 +296,8 @@ async def test_aclose_releases_connections_and_the_provider_still_works(fake: Fa
     [
         ("bedrock:claude", "provider.id 'bedrock:claude': unsupported provider"),
         ("openai:embedding:text-embedding-3-small", "unsupported openai provider type"),
+        ("openai:chat", "name a model"),
+        ("anthropic:messages:", "name a model"),
         ({"config": {}}, "provider.id: required"),
         ({"id": "openai:gpt-4o", "config": ["x"]}, "provider.config: expected a mapping"),
         ({"id": "https", "config": {}}, "config.url: required"),

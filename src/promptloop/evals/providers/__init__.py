@@ -62,6 +62,11 @@ def register_provider(prefix: str, factory: Factory) -> None:
 
 def _model(context: ProviderContext, kinds: tuple[str, ...], family: str) -> str:
     kind, sep, model = context.rest.partition(":")
+    if (not sep and context.rest in (*kinds, "")) or (kind in kinds and not model):
+        raise ValueError(
+            f"provider.id {context.provider_id!r}: name a model"
+            f" ({family}:{kinds[0]}:MODEL or {family}:MODEL)"
+        )
     if not sep:
         return context.rest  # "openai:gpt-4o-mini"
     if kind in kinds and model:
