@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from promptloop.evals.assertions import (
     Check,
@@ -440,3 +442,43 @@ async def test_a_sync_handler_returning_an_awaitable_fails_cleanly() -> None:
     register_assertion("test-sync-returns-awaitable", lambda check: later(check))
     result = await evaluate([AssertionSpec("test-sync-returns-awaitable", "v")], _ctx(OUT))
     assert not result.passed and "register an async def" in result.reason
+
+
+# -- aggregation properties (Hypothesis) -----------------------------------------------------
+
+_needles = st.lists(
+    st.tuples(
+        st.sampled_from(["Paris", "Lyon", "capital", "Berlin"]),
+        st.floats(min_value=0.0, max_value=5.0, allow_nan=False),
+        st.booleans(),
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(needles=_needles, threshold=st.none() | st.floats(min_value=0, max_value=1))
+def test_aggregation_properties(
+    needles: list[tuple[str, float, bool]], threshold: float | None
+) -> None:
+    import asyncio
+
+    specs = [
+        AssertionSpec(("not-" if negate else "") + "contains", needle, weight=weight)
+        for needle, weight, negate in needles
+    ]
+    result = asyncio.run(evaluate(specs, _ctx(OUT), threshold=threshold))
+    passes = [(needle in OUT) != negate for needle, _, negate in needles]
+    total = sum(weight for _, weight, _ in needles)
+    expected = (
+        sum(w for (_, w, _), ok in zip(needles, passes, strict=True) if ok) / total
+        if total > 0
+        else 0.0
+    )
+    assert result.score == pytest.approx(expected)
+    if threshold is None:
+        assert result.passed is all(passes)
+    else:
+        assert result.passed is (result.score >= threshold)
+    assert [c.passed for c in result.components] == passes
