@@ -9,6 +9,7 @@ records them).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.browser
 
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 ITEMS = 20
 QUEUED = 24
 SETTINGS = ReviewSettings(double_label_share=0.0)
@@ -112,7 +114,7 @@ def test_twenty_items_labelled_with_keys_only(
     from playwright.sync_api import expect
 
     server, store = served
-    context = browser.new_context()
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
     page: Page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -149,6 +151,9 @@ def test_twenty_items_labelled_with_keys_only(
                     "corrected_answer": "Open the notebook, then File > Export > PDF.",
                     "notes": "menu does not exist",
                 }
+                if os.environ.get("PROMPTLOOP_SCREENSHOTS") == "1":  # refresh docs/screenshots
+                    page.evaluate("window.scrollTo(0, 0)")
+                    page.screenshot(path=str(SCREENSHOTS / "review.png"))
             expect(review).to_have_attribute("data-verdict", label["verdict"])
             expected[item_id] = label
             page.keyboard.press("Enter")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from promptloop.store.clickhouse_schema import from_portable as _clickhouse
+
 MIGRATIONS_TABLE = "promptloop_schema_migrations"
 
 
@@ -77,6 +79,12 @@ _POSTGRES_INDEXES = (
     "CREATE INDEX IF NOT EXISTS ix_logs_ts ON llm_interaction_logs (timestamp)",
     "CREATE INDEX IF NOT EXISTS ix_feedback_type_ts ON feedback_events (feedback_type, timestamp)",
     "CREATE INDEX IF NOT EXISTS ix_feedback_interaction ON feedback_events (interaction_id)",
+)
+# ClickHouse (clickhouse_schema.py): the sorting keys serve feature/version/type and time;
+# the other patterns become data-skipping indexes, plus a bloom filter for ID look-ups.
+_CLICKHOUSE_INDEXES = (
+    *_POSTGRES_INDEXES,
+    "CREATE INDEX IF NOT EXISTS ix_logs_id ON llm_interaction_logs (interaction_id)",
 )
 _DUCKDB_INDEXES = (
     "CREATE INDEX IF NOT EXISTS ix_logs_session ON llm_interaction_logs (session_id)",
@@ -410,6 +418,13 @@ MIGRATIONS: tuple[Migration, ...] = (
                 _feedback_ddl("TEXT", "JSONB", "DOUBLE PRECISION"),
                 *_POSTGRES_INDEXES,
             ),
+            "clickhouse": _clickhouse(
+                (
+                    _interactions_ddl("VARCHAR", "JSON", "DOUBLE"),
+                    _feedback_ddl("VARCHAR", "JSON", "DOUBLE"),
+                    *_CLICKHOUSE_INDEXES,
+                )
+            ),
         },
     ),
     Migration(
@@ -418,6 +433,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         statements={
             "duckdb": _prompt_registry_ddl("VARCHAR", "JSON"),
             "postgresql": _prompt_registry_ddl("TEXT", "JSONB"),
+            "clickhouse": _clickhouse(_prompt_registry_ddl("VARCHAR", "JSON")),
         },
     ),
     Migration(
@@ -428,6 +444,13 @@ MIGRATIONS: tuple[Migration, ...] = (
                 *_signals_ddl("VARCHAR", "JSON", "DOUBLE"),
                 "CREATE INDEX IF NOT EXISTS ix_logs_parent ON llm_interaction_logs"
                 " (parent_interaction_id)",
+            ),
+            "clickhouse": _clickhouse(
+                (
+                    *_signals_ddl("VARCHAR", "JSON", "DOUBLE"),
+                    "CREATE INDEX IF NOT EXISTS ix_logs_parent ON llm_interaction_logs"
+                    " (parent_interaction_id)",
+                )
             ),
             "postgresql": (
                 *_signals_ddl("TEXT", "JSONB", "DOUBLE PRECISION"),
@@ -444,6 +467,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         statements={
             "duckdb": _alerts_ddl("VARCHAR", "JSON", "DOUBLE"),
             "postgresql": _alerts_ddl("TEXT", "JSONB", "DOUBLE PRECISION"),
+            "clickhouse": _clickhouse(_alerts_ddl("VARCHAR", "JSON", "DOUBLE")),
         },
     ),
     Migration(
@@ -452,6 +476,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         statements={
             "duckdb": _clusters_ddl("VARCHAR", "JSON", "DOUBLE"),
             "postgresql": _clusters_ddl("TEXT", "JSONB", "DOUBLE PRECISION"),
+            "clickhouse": _clickhouse(_clusters_ddl("VARCHAR", "JSON", "DOUBLE")),
         },
     ),
     Migration(
@@ -460,6 +485,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         statements={
             "duckdb": _evals_ddl("VARCHAR", "JSON", "DOUBLE"),
             "postgresql": _evals_ddl("TEXT", "JSONB", "DOUBLE PRECISION"),
+            "clickhouse": _clickhouse(_evals_ddl("VARCHAR", "JSON", "DOUBLE")),
         },
     ),
     Migration(
@@ -468,6 +494,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         statements={
             "duckdb": _review_ddl("VARCHAR", "DOUBLE"),
             "postgresql": _review_ddl("TEXT", "DOUBLE PRECISION"),
+            "clickhouse": _clickhouse(_review_ddl("VARCHAR", "DOUBLE")),
         },
     ),
     Migration(
@@ -476,6 +503,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         statements={
             "duckdb": _api_keys_ddl("VARCHAR"),
             "postgresql": _api_keys_ddl("TEXT"),
+            "clickhouse": _clickhouse(_api_keys_ddl("VARCHAR")),
         },
     ),
 )
@@ -483,5 +511,15 @@ MIGRATIONS: tuple[Migration, ...] = (
 LATEST_VERSION = MIGRATIONS[-1].version
 
 
+def statements_for(migration: Migration, dialect: str) -> tuple[str, ...]:
+    """A migration's statements for a dialect; ClickHouse falls back to a translation of the
+    portable (DuckDB) statements when a migration has no "clickhouse" variant."""
+    if dialect in migration.statements:
+        return migration.statements[dialect]
+    if dialect == "clickhouse" and "duckdb" in migration.statements:
+        return _clickhouse(migration.statements["duckdb"])
+    raise KeyError(f"migration {migration.version} ({migration.name}) has no {dialect} statements")
+
+
 def pending(current: int, dialect: str) -> list[tuple[Migration, tuple[str, ...]]]:
-    return [(m, m.statements[dialect]) for m in MIGRATIONS if m.version > current]
+    return [(m, statements_for(m, dialect)) for m in MIGRATIONS if m.version > current]
