@@ -41,6 +41,7 @@ first. Attribute names, as their projects spell them:
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from promptloop.core.prompts import content_hash
@@ -205,12 +206,12 @@ def _drop_people(values: dict[str, Any]) -> dict[str, Any]:
 def promptloop_fields(span: Span) -> Fields:
     """The span's own ``promptloop.*`` attributes; OpenInference's
     ``using_attributes(metadata={"promptloop.feature": ...})`` lands in its metadata JSON."""
-    return _promptloop_from(
-        {
-            **_namespaced(json_object(span.attributes.get("metadata"))),
-            **_namespaced(span.attributes),
-        }
-    )
+    found: dict[str, Any] = {}
+    if "metadata" in span.roots:
+        found.update(_namespaced(json_object(span.attributes.get("metadata"))))
+    if "promptloop" in span.roots:
+        found.update(_namespaced(span.attributes))
+    return _promptloop_from(found)
 
 
 def promptloop_resource_fields(span: Span) -> Fields:
@@ -236,6 +237,12 @@ def _promptloop_from(attrs: dict[str, Any]) -> Fields:
         "cost_usd": as_float(attrs.get(pl.COST_USD)),
         "metadata": metadata,
     }
+
+
+@lru_cache(maxsize=1024)
+def _template_hash(template: str) -> str:
+    # Every call of a prompt carries the same template: hash each one once.
+    return content_hash(template)
 
 
 def _namespaced(values: dict[str, Any]) -> dict[str, Any]:
@@ -264,7 +271,7 @@ def _openinference_messages(attrs: dict[str, Any], prefix: str) -> list[Message]
 
 def openinference_fields(span: Span) -> Fields:
     attrs = span.attributes
-    if not any(key.startswith(("llm.", "input.", "output.")) for key in attrs):
+    if span.roots.isdisjoint(("llm", "input", "output")):
         return {}
     inputs = _openinference_messages(attrs, "llm.input_messages.")
     outputs = _openinference_messages(attrs, "llm.output_messages.")
@@ -286,7 +293,7 @@ def openinference_fields(span: Span) -> Fields:
         if not k.startswith(pl.NAMESPACE)
     }
     if template is not None:
-        fields["prompt_hash"] = content_hash(str(template))
+        fields["prompt_hash"] = _template_hash(str(template))
     fields["prompt_version"] = as_text(attrs.get("llm.prompt_template.version"))
     variables = maybe_json(attrs.get("llm.prompt_template.variables"))
     if variables is not None:
@@ -332,7 +339,7 @@ _ROLE_EVENTS = {
 
 def genai_fields(span: Span) -> Fields:
     attrs = span.attributes
-    if not any(key.startswith("gen_ai.") for key in attrs) and not span.events:
+    if "gen_ai" not in span.roots and not span.events:
         return {}
     details = _event_attributes(span, _DETAILS_EVENT)
     source = {**details, **attrs}
@@ -417,6 +424,8 @@ def _traceloop_messages(attrs: dict[str, Any], prefix: str, role: str) -> list[M
 
 def traceloop_fields(span: Span) -> Fields:
     attrs = span.attributes
+    if span.roots.isdisjoint(("gen_ai", "traceloop", "llm")):
+        return {}
     inputs = _traceloop_messages(attrs, "gen_ai.prompt.", "user")
     outputs = _traceloop_messages(attrs, "gen_ai.completion.", "assistant")
     properties = prefixed(attrs, "traceloop.association.properties.")
@@ -447,7 +456,7 @@ def _usage(details: dict[str, Any], *names: str) -> int | None:
 
 def langfuse_fields(span: Span) -> Fields:
     attrs = span.attributes
-    if not any(key.startswith("langfuse.") for key in attrs):
+    if "langfuse" not in span.roots:
         return {}
     usage = json_object(attrs.get("langfuse.observation.usage_details"))
     cost = json_object(attrs.get("langfuse.observation.cost_details"))
@@ -492,7 +501,7 @@ def langfuse_fields(span: Span) -> Fields:
 
 def vercel_fields(span: Span) -> Fields:
     attrs = span.attributes
-    if not any(key.startswith("ai.") for key in attrs):
+    if "ai" not in span.roots:
         return {}
     inputs = messages_of(attrs.get("ai.prompt.messages"))
     if not inputs:

@@ -33,6 +33,15 @@ class Span:
     status_message: str = ""
     resource: dict[str, Any] = field(default_factory=dict)
     scope_name: str = ""
+    _roots: frozenset[str] | None = None
+
+    @property
+    def roots(self) -> frozenset[str]:
+        """The first segments of the attribute names (``gen_ai``, ``llm``, ...), computed once:
+        each convention's reader skips a span that has none of its namespaces."""
+        if self._roots is None:
+            self._roots = frozenset(key.partition(".")[0] for key in self.attributes)
+        return self._roots
 
 
 @dataclass(frozen=True, slots=True)
