@@ -217,7 +217,9 @@ def test_paired_bootstrap_interval_covers_the_mean_and_is_reproducible() -> None
     values = [0.1, -0.2, 0.3, 0.0, 0.25, 0.05, 0.15, -0.05]
     first = reports.paired_bootstrap(values)
     assert first == reports.paired_bootstrap(values)
-    assert first["low"] < first["mean"] < first["high"]
+    low, mean, high = first["low"], first["mean"], first["high"]
+    assert low is not None and mean is not None and high is not None
+    assert low < mean < high
     assert reports.paired_bootstrap([0.0, 0.0])["p_value"] == 1.0
     assert reports.mcnemar_test(0, 0)["p_value"] == 1.0
 
