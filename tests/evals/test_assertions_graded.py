@@ -242,6 +242,8 @@ async def test_select_best_passes_only_the_chosen_output(fake: FakeLLM, grader: 
     assert "invalid select-best verdict" in invalid[0].reason
     with pytest.raises(ValueError, match="at least two outputs"):
         await select_best(spec, [_ctx(grader)])
+    ungraded = await select_best(spec, [_ctx(None, output) for output in outputs])
+    assert [r.passed for r in ungraded] == [False] * 3 and "needs a grader" in ungraded[0].reason
 
 
 async def test_evaluate_runs_graded_and_plain_assertions_together(

@@ -43,6 +43,7 @@ async def test_second_identical_call_is_served_from_disk(fake: FakeLLM, tmp_path
         5,
         first.cost_usd,
     )
+    assert second.latency_ms == first.latency_ms  # the latency of the original call
     assert len(fake.requests) == 1
     # A new provider object (a new process, say) reads the same files; the key holds no secret.
     again = await _provider(fake, tmp_path, apiKey="k2").call(request)

@@ -294,9 +294,12 @@ async def select_best(spec: AssertionSpec, contexts: Sequence[EvalContext]) -> l
     if len(contexts) < 2:
         raise ValueError("select-best needs at least two outputs to compare")
     criteria = render_value(spec.value, contexts[0].vars)
-    if not isinstance(criteria, str) or not criteria:
-        raise ValueError("select-best: value must be the criteria, a non-empty string")
-    judge = judge_for(spec, contexts[0])
+    try:
+        if not isinstance(criteria, str) or not criteria:
+            raise AssertionValueError("value must be the criteria, a non-empty string")
+        judge = judge_for(spec, contexts[0])
+    except AssertionValueError as exc:  # like every assertion: fail, do not abort the run
+        return [GradingResult(False, 0.0, f"select-best: {exc}", spec) for _ in contexts]
     texts = "\n\n".join(
         f'<Text index="{index}">\n{ctx.output}\n</Text>' for index, ctx in enumerate(contexts)
     )
