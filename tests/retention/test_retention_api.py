@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from promptloop.server.app import create_app
+from promptloop.server.ingest import Ingestor
+from promptloop.server.scheduler import RetentionScheduler
 from promptloop.server.settings import Settings
+from promptloop.store import open_store
 from tests.support.records import feedback, interaction
 
 ALICE = "u_" + "a" * 32
@@ -77,3 +82,44 @@ def test_rules_in_the_request_are_checked(client: TestClient) -> None:
     response = client.post("/v1/retention/apply", json={"rules": {"prompts": 3}})
     assert response.status_code == 422
     assert response.json()["field"] == "rules"
+
+
+def test_the_rules_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROMPTLOOP_RETENTION", "interactions=90, feedback=365")
+    monkeypatch.setenv("PROMPTLOOP_RETENTION_INTERVAL", "600")
+    settings = Settings()
+    assert settings.retention == {"llm_interaction_logs": 90, "feedback_events": 365}
+    assert settings.retention_interval == 600
+    monkeypatch.setenv("PROMPTLOOP_RETENTION", "interactions=never")
+    with pytest.raises(ValueError, match="whole number"):
+        Settings()
+
+
+class _Observed(RetentionScheduler):
+    """Tells the test when the scheduled loop has completed a run."""
+
+    ran = threading.Event()
+
+    def run_now(self, rules: dict[str, int] | None = None, *, dry_run: bool = False) -> Any:
+        report = super().run_now(rules, dry_run=dry_run)
+        self.ran.set()
+        return report
+
+
+def test_the_schedule_runs_the_rules(tmp_path: Path) -> None:
+    store = open_store(f"duckdb:///{tmp_path}/store.duckdb")
+    old = interaction(user_id=BOB, timestamp=datetime.now(UTC) - timedelta(days=90))
+    store.insert_interactions([old])
+    ingestor = Ingestor(store, tmp_path / "wal")
+    scheduler = _Observed(ingestor, store, {"llm_interaction_logs": 30}, interval=0.01)
+    scheduler.start()
+    try:
+        assert scheduler.ran.wait(timeout=60)
+    finally:
+        scheduler.stop()
+        ingestor.close()
+    assert scheduler.last_run is not None
+    assert scheduler.last_run["deleted"]["llm_interaction_logs"] == 1
+    rows = store.fetch_all("SELECT count(*) AS n FROM llm_interaction_logs")
+    store.close()
+    assert rows[0]["n"] == 0
