@@ -137,6 +137,11 @@ def test_percentile_cont_interpolates_like_postgresql(ch: ClickHouseStore) -> No
     assert row["median"] == pytest.approx(25.0) and row["p90"] == pytest.approx(37.0)
 
 
+LABEL_INSERT = (
+    "INSERT INTO prompt_labels (prompt_name, label, version, updated_at) VALUES (:n, :l, :v, :t)"
+)
+
+
 def test_upserts_and_constraints(ch: ClickHouseStore) -> None:
     upsert = (
         "INSERT INTO signal_job_state (job, watermark, last_now, last_run_at)"
@@ -149,7 +154,7 @@ def test_upserts_and_constraints(ch: ClickHouseStore) -> None:
     assert len(rows) == 1
     assert rows[0]["watermark"] == T0 + timedelta(hours=1)
     assert rows[0]["last_now"] == T0  # not in the SET list: kept
-    insert = "INSERT INTO prompt_labels (prompt_name, label, version, updated_at) VALUES (:n, :l, :v, :t)"
+    insert = LABEL_INSERT
     ch.execute(insert, {"n": "p", "l": "prod", "v": "1.0.0", "t": T0})
     with pytest.raises(ConstraintViolation, match="prompt_labels"):
         ch.execute(insert, {"n": "p", "l": "prod", "v": "2.0.0", "t": T0})
@@ -159,7 +164,7 @@ def test_upserts_and_constraints(ch: ClickHouseStore) -> None:
 
 
 def test_a_transaction_checks_every_statement_before_writing(ch: ClickHouseStore) -> None:
-    write = "INSERT INTO prompt_labels (prompt_name, label, version, updated_at) VALUES (:n, :l, :v, :t)"
+    write = LABEL_INSERT
     with pytest.raises(StoreError, match=re.escape(":t was not given")):
         ch.transaction(
             [
