@@ -17,6 +17,8 @@ Selections (``--only``, comma-separated; default all):
   clusters planted failure modes recovered (precision, recall), clustering time for 100k
            inputs, priority query latency on the 1M store (benchmarks/clusters.py)
   peers    the peer cases of the selected benches (alone: all peer cases)
+  backends (only when named) ingest and the queries on ClickHouse (chdb), DuckDB and
+           PostgreSQL at 10M interactions (benchmarks/backends.py; --quick: 100k)
 
 Every bench runs as a subprocess that prints one JSON line (the SDK loops never share a
 process with this one's progress display). Peer scripts run with the system ``python3``
@@ -45,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C
 
 ALL = ("sdk", "ingest", "queries", "alerts", "clusters", "peers")
+OPTIONAL = ("backends",)  # long (10M rows per engine): run when named in --only
 SDK_TARGET_P50_US = 10.0
 SDK_TARGET_P99_US = 100.0
 INGEST_TARGET_EVENTS_PER_S = 20_000.0
@@ -68,7 +71,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--ingest-k", type=int, default=None, help="interactions = feedback events")
     a = ap.parse_args(argv)
     a.selected = {s.strip() for s in a.only.split(",") if s.strip()}
-    unknown = a.selected - set(ALL)
+    unknown = a.selected - set(ALL) - set(OPTIONAL)
     if unknown:
         ap.error(f"unknown selections: {sorted(unknown)}")
     if a.selected == {"peers"}:
@@ -578,6 +581,8 @@ def main(argv: list[str] | None = None) -> int:
         n_steps += 1
     if "clusters" in sel:
         n_steps += 1
+    if "backends" in sel:
+        n_steps += 1
 
     def do_sdk(r: Runner) -> None:
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in sdk_list}
@@ -667,6 +672,18 @@ def main(argv: list[str] | None = None) -> int:
         written.append(str(C.write_result(f"clusters{suffix}", res, date)))
         summary["clusters"] = summarize_clusters(res)
 
+    def do_backends(r: Runner) -> None:
+        argv = [sys.executable, str(C.BENCH_DIR / "backends.py")]
+        if a.quick:
+            argv += ["--interactions", "100000", "--feedback", "100000", "--ingest", "5000"]
+            argv += ["--pg-interactions", "50000", "--pg-feedback", "50000", "--runs", "2"]
+        res = r.run("backends", argv, timeout=3 * 3600)
+        written.append(str(C.write_result(f"backends{suffix}", res, date)))
+        summary["backends"] = {
+            "ingest_ratio_to_duckdb": res.get("ingest_ratio_to_duckdb"),
+            "ratio_to_duckdb_median": res.get("ratio_to_duckdb_median"),
+        }
+
     if sdk_list:
         plan.append(("sdk", do_sdk))
     if "ingest" in sel and (not a.peers_only or (peers and a.phoenix)):
@@ -677,6 +694,8 @@ def main(argv: list[str] | None = None) -> int:
         plan.append(("alerts", do_alerts))
     if "clusters" in sel and not a.peers_only:
         plan.append(("clusters", do_clusters))
+    if "backends" in sel:
+        plan.append(("backends", do_backends))
 
     with Runner(n_steps, log_path) as runner:
         runner.note(f"promptloop benchmarks: {', '.join(name for name, _ in plan)}; log {log_path}")
@@ -700,7 +719,7 @@ def main(argv: list[str] | None = None) -> int:
         "loadavg_end": list(os.getloadavg()),
     }
     sections = dict(previous.get("sections", {}))
-    for name in ("sdk", "ingest", "queries", "alerts", "clusters"):
+    for name in ("sdk", "ingest", "queries", "alerts", "clusters", "backends"):
         if name in summary:
             sections[name] = {"run": stamp, **summary[name]}
     latest = {
