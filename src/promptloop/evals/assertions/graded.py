@@ -290,11 +290,12 @@ Answer with the index of the best text: a single integer and nothing else."""
 
 async def select_best(spec: AssertionSpec, contexts: Sequence[EvalContext]) -> list[GradingResult]:
     """promptfoo's ``select-best``: the judge picks one output among several for the same
-    test; that one passes, the others fail."""
-    if len(contexts) < 2:
-        raise ValueError("select-best needs at least two outputs to compare")
-    criteria = render_value(spec.value, contexts[0].vars)
+    test; that one passes, the others fail. Never raises: without two outputs, criteria or a
+    grader every output fails with the reason."""
+    criteria = render_value(spec.value, contexts[0].vars) if contexts else None
     try:
+        if len(contexts) < 2:
+            raise AssertionValueError("needs at least two outputs to compare (prompts x providers)")
         if not isinstance(criteria, str) or not criteria:
             raise AssertionValueError("value must be the criteria, a non-empty string")
         judge = judge_for(spec, contexts[0])
