@@ -164,3 +164,37 @@ def test_config_errors_name_the_field(tmp_path: Path) -> None:
     )
     assert plan.tests[0].vars == {"question": "hi"}
     assert plan.tests[0].assertions == [{"type": "icontains", "value": "hi"}]
+
+
+def test_test_thresholds_and_nunjucks_tags(tmp_path: Path) -> None:
+    plan = promptfoo.parse_config(
+        {
+            "prompts": ["{% if formal %}Dear{% endif %} {{name}}", "Hi {{ name }}"],
+            "providers": ["echo"],
+            "tests": [
+                {
+                    "vars": {"name": "Ana"},
+                    "threshold": 0.5,
+                    "assert": [
+                        {"type": "icontains", "value": "ana"},
+                        {"type": "equals", "value": "x"},
+                    ],
+                }
+            ],
+        },
+        base_dir=tmp_path,
+    )
+    [test] = plan.tests
+    assert test.assertions == [
+        {
+            "type": "assert-set",
+            "threshold": 0.5,
+            "assert": [{"type": "icontains", "value": "ana"}, {"type": "equals", "value": "x"}],
+        }
+    ]
+    assert plan.unsupported == ["prompts[0] (nunjucks tags or filters; only {{ var }} renders)"]
+    with pytest.raises(ValueError, match=r"tests\[0\].threshold"):
+        promptfoo.parse_config(
+            {"tests": [{"threshold": "high", "assert": [{"type": "equals", "value": "x"}]}]},
+            base_dir=tmp_path,
+        )

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,19 +217,22 @@ def parse_config(document: Any, *, base_dir: Path) -> PromptfooPlan:
         variables = {**default_vars, **dict(entry.get("vars") or {})}
         if any(isinstance(value, list) for value in variables.values()):
             unsupported.append(f"tests[{index}].vars (array values expand to combinations)")
+        asserts = [
+            *_check_assertions(entry.get("assert"), f"tests[{index}].assert"),
+            *default_asserts,
+        ]
         tests.append(
             PromptfooTest(
                 description=entry.get("description"),
                 vars=variables,
-                assertions=[
-                    *_check_assertions(entry.get("assert"), f"tests[{index}].assert"),
-                    *default_asserts,
-                ],
+                assertions=_with_threshold(asserts, entry.get("threshold"), index),
                 metadata=dict(entry.get("metadata") or {}),
             )
         )
-        for key in sorted(set(entry) - {"description", "vars", "assert", "metadata"}):
+        known = {"description", "vars", "assert", "metadata", "threshold"}
+        for key in sorted(set(entry) - known):
             unsupported.append(f"tests[{index}].{key}")
+    unsupported += _template_problems(prompts)
     evaluate = document.get("evaluateOptions") or {}
     return PromptfooPlan(
         description=document.get("description"),
@@ -241,6 +245,27 @@ def parse_config(document: Any, *, base_dir: Path) -> PromptfooPlan:
         unsupported=unsupported,
         base_dir=base_dir,
     )
+
+
+def _with_threshold(
+    asserts: list[dict[str, Any]], threshold: Any, index: int
+) -> list[dict[str, Any]]:
+    """A test-level ``threshold`` (pass when the weighted score reaches it, as promptfoo
+    does) as one assert-set around the test's assertions."""
+    if threshold is None or not asserts:
+        return asserts
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+        raise ValueError(f"tests[{index}].threshold: expected a number")
+    return [{"type": "assert-set", "threshold": float(threshold), "assert": asserts}]
+
+
+def _template_problems(prompts: list[PromptUnderTest]) -> list[str]:
+    """Nunjucks beyond ``{{ variable }}`` (tags, filters) renders differently here: name it."""
+    found = []
+    for index, prompt in enumerate(prompts):
+        if "{%" in prompt.template or re.search(r"\{\{[^}]*\|", prompt.template):
+            found.append(f"prompts[{index}] (nunjucks tags or filters; only {{{{ var }}}} renders)")
+    return found
 
 
 def load_config(path: str | Path) -> PromptfooPlan:
