@@ -162,3 +162,9 @@ def test_feedback_retention_alone_keeps_the_interactions(
 def test_bad_rules_name_the_problem(spec: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_rules(spec)
+
+
+@pytest.mark.parametrize("user_id", ["", "u_\x00", "a\nb"])
+def test_a_user_id_that_cannot_be_stored_is_refused(user_id: str) -> None:
+    with pytest.raises(ValueError, match="user_id"):
+        delete_user(None, user_id)  # type: ignore[arg-type] - refused before any query

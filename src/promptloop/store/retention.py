@@ -143,6 +143,8 @@ def delete_user(store: Store, user_id: str, *, dry_run: bool = False) -> Deletio
     """
     if not user_id:
         raise ValueError("user_id must not be empty")
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in user_id):
+        raise ValueError("user_id must not contain control characters")
     return _delete_interactions(store, "user_id = :user_id", {"user_id": user_id}, dry_run=dry_run)
 
 
