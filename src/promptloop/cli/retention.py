@@ -151,6 +151,8 @@ def delete(
     memberships, review and eval rows linked to them, on any backend."""
     if not user_id.strip():
         raise usage_error("USER_ID", "must not be empty")
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in user_id):
+        raise usage_error("USER_ID", "must not contain control characters")
     if raw:
         user_id = UserHasher(_hash_key(hash_key, target_of(ctx).api_key)).hash(user_id)
     elif not is_hashed(user_id):
