@@ -27,6 +27,8 @@ from promptloop.analytics.queries import (
     NEGATIVE_CONDITION,
     InteractionFilter,
     _quoted,
+    rollup_condition,
+    rollup_count,
     semi_join,
 )
 from promptloop.analytics.stats import wilson
@@ -75,13 +77,13 @@ class Slicing:
         if self.variant_key is not None and not self.variant_key.replace("_", "").isalnum():
             raise ValueError("variant_key must be a metadata key of letters, digits and '_'")
 
-    def select(self) -> list[tuple[str, str]]:
-        """(SQL expression over the interaction l, output name) for each slicing key."""
-        keys = [(f"l.{column}", column) for column in self.by]
+    def select(self, alias: str = "l") -> list[tuple[str, str]]:
+        """(SQL expression over the interaction ``alias``, output name) per slicing key."""
+        keys = [(f"{alias}.{column}", column) for column in self.by]
         if self.variant_key:
-            keys.append((f"l.metadata->>'{self.variant_key}'", "variant"))
+            keys.append((f"{alias}.metadata->>'{self.variant_key}'", "variant"))
         if self.bucket:
-            keys.append((f"date_trunc('{self.bucket}', l.timestamp)", "bucket"))
+            keys.append((f"date_trunc('{self.bucket}', {alias}.timestamp)", "bucket"))
         return keys
 
 
@@ -99,6 +101,9 @@ def rate_metrics(
 ) -> list[dict[str, Any]]:
     """One row per slice: volume, every rate with its interval, latency, tokens, cost."""
     slicing = slicing or Slicing()
+    on_rollup = None if slicing.variant_key else rollup_condition(store, filters)
+    if on_rollup is not None:
+        return _rate_metrics_on_rollup(store, *on_rollup, slicing)
     condition, params = (filters or InteractionFilter()).where()
     keys = slicing.select()
     key_select = ", ".join(f"{expr} AS {name}" for expr, name in keys)
@@ -143,6 +148,97 @@ def rate_metrics(
            min(l.timestamp) AS first_seen,
            max(l.timestamp) AS last_seen
         FROM scoped l LEFT JOIN signals s ON s.interaction_id = l.interaction_id
+        {grouping}
+        """,
+        params,
+    )
+    return [_shape(row, [name for _, name in keys]) for row in rows]
+
+
+# RATES on the rollup: the first_*_at column that is set iff the interaction had such an event.
+ROLLUP_RATES = {
+    "thumbs_down": "first_thumbs_down_at",
+    "thumbs_up": "first_thumbs_up_at",
+    "regeneration": "first_regenerate_at",
+    "edit": "first_edit_at",
+    "copy": "first_copy_at",
+    "abandonment": "first_abandon_at",
+    "follow_up": "first_follow_up_at",
+    "negative": "first_negative_at",
+    "response": "first_response_at",
+}
+
+
+def _quantiles(column: str, name: str, dialect: str) -> str:
+    """``{name}_median`` and ``{name}_p95`` of ``s.{column}`` (exact, interpolated)."""
+    if dialect == "duckdb":
+        # One sort for both: DuckDB evaluates the identical aggregate once.
+        both = f"quantile_cont(s.{column}, [0.5, 0.95])"
+        return f"{both}[1] AS {name}_median, {both}[2] AS {name}_p95"
+    return (
+        f"percentile_cont(0.5) WITHIN GROUP (ORDER BY s.{column}) AS {name}_median, "
+        f"percentile_cont(0.95) WITHIN GROUP (ORDER BY s.{column}) AS {name}_p95"
+    )
+
+
+# Seconds from the epoch to the start of a bucket; weeks start on Monday (1970-01-05 was).
+_BUCKET_SECONDS = {"hour": (3600, 0), "day": (86400, 0), "week": (604800, 345600)}
+
+
+def _bucket(bucket: str, dialect: str) -> str:
+    """``date_trunc(bucket, s.timestamp)`` in UTC. DuckDB's date_trunc on TIMESTAMPTZ goes
+    through ICU calendars (slow per row); epoch arithmetic gives the same instants."""
+    if dialect != "duckdb":
+        return f"date_trunc('{bucket}', s.timestamp)"
+    size, offset = _BUCKET_SECONDS[bucket]
+    epoch = "extract(epoch FROM s.timestamp)"
+    if offset:
+        return f"to_timestamp(floor(({epoch} - {offset}) / {size}) * {size} + {offset})"
+    return f"to_timestamp(floor({epoch} / {size}) * {size})"
+
+
+def _measures(dialect: str) -> str:
+    return f"""
+           sum(s.has_error) AS errors,
+           avg(s.latency_ms) AS latency_mean, {_quantiles("latency_ms", "latency", dialect)},
+           avg(s.input_tokens) AS input_tokens_mean,
+           {_quantiles("input_tokens", "input_tokens", dialect)},
+           avg(s.output_tokens) AS output_tokens_mean,
+           {_quantiles("output_tokens", "output_tokens", dialect)},
+           sum(s.cost_usd) AS cost_total,
+           avg(s.cost_usd) AS cost_mean,
+           min(s.timestamp) AS first_seen,
+           max(s.timestamp) AS last_seen"""
+
+
+def _rate_metrics_on_rollup(
+    store: Store, condition: str, params: dict[str, Any], slicing: Slicing
+) -> list[dict[str, Any]]:
+    """``rate_metrics`` from one narrow rollup row per interaction (no join with events)."""
+    keys = [(expr, name) for expr, name in slicing.select("s") if name != "bucket"]
+    if slicing.bucket:
+        keys.append((_bucket(slicing.bucket, store.dialect), "bucket"))
+    key_select = "".join(f"{expr} AS {name}, " for expr, name in keys)
+    grouping = ""
+    if keys:
+        grouping = f"GROUP BY {', '.join(expr for expr, _ in keys)} ORDER BY " + ", ".join(
+            f"{name} NULLS LAST" for _, name in keys
+        )
+    sums = ",\n           ".join(
+        [f"{rollup_count(column)} AS {name}" for name, column in ROLLUP_RATES.items()]
+        + [
+            f"{rollup_count('first_copy_unedited_at', unless='first_edit_at')}"
+            " AS copy_without_edit",
+            "sum(CASE WHEN s.first_negative_at IS NOT NULL"
+            " AND s.first_response_at IS NOT NULL THEN 1 ELSE 0 END) AS negative_responses",
+        ]
+    )
+    rows = store.fetch_all(
+        f"""
+        SELECT {key_select}count(*) AS interactions,
+           {sums},{_measures(store.dialect)}
+        FROM interaction_signals s
+        WHERE {condition}
         {grouping}
         """,
         params,

@@ -15,6 +15,7 @@ from typing import Any
 
 from promptloop.core.enums import EXPLICIT_TYPES, NEGATIVE_RATING_MAX, NEGATIVE_TYPES
 from promptloop.core.records import as_utc
+from promptloop.store import rollup
 from promptloop.store.base import Store
 
 MAX_PAGE_SIZE = 1000
@@ -96,6 +97,41 @@ class InteractionFilter:
             )
         return (" AND ".join(clauses) or "TRUE"), params
 
+    def rollup_where(self, alias: str = "s") -> tuple[str, dict[str, Any]] | None:
+        """The same condition on ``interaction_signals AS alias`` (logged interactions
+        only), or None when the rollup cannot express it (a session or a feedback source)."""
+        if self.session_id is not None or self.feedback_source is not None:
+            return None
+        clauses = [f"{alias}.timestamp IS NOT NULL"]
+        params: dict[str, Any] = {}
+        for column in ("prompt_version", "prompt_name", "feature", "model"):
+            value = getattr(self, column)
+            if value is not None:
+                clauses.append(f"{alias}.{column} = :{column}")
+                params[column] = value
+        if self.since is not None:
+            clauses.append(f"{alias}.timestamp >= :since")
+            params["since"] = as_utc(self.since)
+        if self.until is not None:
+            clauses.append(f"{alias}.timestamp < :until")
+            params["until"] = as_utc(self.until)
+        if self.feedback_type is not None:
+            first = rollup.first_column(self.feedback_type)
+            if first is None:
+                return None
+            clauses.append(f"{alias}.{first} IS NOT NULL")
+        return " AND ".join(clauses), params
+
+
+def rollup_condition(
+    store: Store, filters: InteractionFilter | None, alias: str = "s"
+) -> tuple[str, dict[str, Any]] | None:
+    """The filter on the ``interaction_signals`` rollup when this store keeps one (see
+    store/rollup.py) and the filter fits it; None: query the two tables themselves."""
+    if not getattr(store, "signal_rollup", False):
+        return None
+    return (filters or InteractionFilter()).rollup_where(alias)
+
 
 @dataclass(frozen=True)
 class Page:
@@ -127,26 +163,32 @@ def list_interactions(
     """Newest first, paged by keyset (a cursor), so page N costs the same as page 1."""
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
-    condition, params = (filters or InteractionFilter()).where()
+    filters = filters or InteractionFilter()
+    # "Interactions with feedback of type X" is a join with millions of events; the rollup
+    # answers it from one narrow row per interaction. Other filters scan the log directly.
+    on_rollup = rollup_condition(store, filters) if filters.feedback_type else None
+    table, alias = ("interaction_signals", "s") if on_rollup else ("llm_interaction_logs", "l")
+    condition, params = on_rollup or filters.where()
     if cursor:
         stamp, ident = _decode_cursor(cursor)
         condition += (
-            " AND (l.timestamp < :cursor_ts"
-            " OR (l.timestamp = :cursor_ts AND l.interaction_id < :cursor_id))"
+            f" AND ({alias}.timestamp < :cursor_ts"
+            f" OR ({alias}.timestamp = :cursor_ts AND {alias}.interaction_id < :cursor_id))"
         )
         params.update(cursor_ts=stamp, cursor_id=ident)
     columns = ", ".join(f"l.{name}" for name in LIST_COLUMNS)
     # Pick the page on the narrow key columns first, then read the wide text columns of
-    # those rows only: a filter matching 300k rows must not read 300k outputs.
+    # those rows only: a filter matching 300k rows must not read 300k outputs. Joining on
+    # the timestamp too lets the scan of the log skip every block outside the page's times.
     rows = store.fetch_all(
         f"""
         WITH page AS (
-            SELECT l.interaction_id, l.timestamp FROM llm_interaction_logs l
+            SELECT {alias}.interaction_id, {alias}.timestamp FROM {table} {alias}
             WHERE {condition}
-            ORDER BY l.timestamp DESC, l.interaction_id DESC LIMIT :limit
+            ORDER BY {alias}.timestamp DESC, {alias}.interaction_id DESC LIMIT :limit
         )
         SELECT {columns} FROM llm_interaction_logs l
-        JOIN page p ON p.interaction_id = l.interaction_id
+        JOIN page p ON p.interaction_id = l.interaction_id AND p.timestamp = l.timestamp
         ORDER BY l.timestamp DESC, l.interaction_id DESC
         """,
         {**params, "limit": limit + 1},
@@ -202,6 +244,9 @@ def top_negative_inputs(
     filters = InteractionFilter(
         feature=feature, prompt_version=prompt_version, since=_window_start(days, now)
     )
+    on_rollup = rollup_condition(store, filters)
+    if on_rollup is not None:
+        return _top_negative_on_rollup(store, *on_rollup, limit)
     condition, params = filters.where()
     # The normalised input is computed once per interaction, in the inner query.
     return store.fetch_all(
@@ -227,6 +272,56 @@ def top_negative_inputs(
     )
 
 
+def _top_negative_on_rollup(
+    store: Store, condition: str, params: dict[str, Any], limit: int
+) -> list[dict[str, Any]]:
+    """``top_negative_inputs`` on the rollup: group the negatively signalled interactions
+    by the key of their normalised input (narrow rows), rank the groups, and read the text
+    of the winners only. Ties at the cut are all kept (rank), then ordered by the text, so
+    the result equals grouping on the text itself."""
+    return store.fetch_all(
+        f"""
+        WITH negative AS (
+            SELECT s.interaction_id, s.timestamp, s.input_key, s.prompt_version,
+                   s.negative_events, s.last_negative_at
+            FROM interaction_signals s
+            WHERE {condition} AND s.negative_events > 0 AND s.input_key IS NOT NULL
+        ),
+        grouped AS (
+            SELECT input_key, count(*) AS interactions,
+                   sum(negative_events) AS negative_events,
+                   max(last_negative_at) AS last_feedback_at
+            FROM negative GROUP BY input_key
+        ),
+        ranked AS (
+            SELECT * FROM (
+                SELECT g.*, rank() OVER (ORDER BY interactions DESC, negative_events DESC) AS r
+                FROM grouped g
+            ) t WHERE r <= :limit
+        ),
+        texts AS (
+            SELECT n.input_key, min(lower(trim(l.user_input))) AS normalized_input,
+                   min(l.user_input) AS example_input,
+                   count(DISTINCT n.prompt_version) AS prompt_versions
+            FROM negative n
+            JOIN ranked k ON k.input_key = n.input_key
+            JOIN llm_interaction_logs l
+              ON l.interaction_id = n.interaction_id AND l.timestamp = n.timestamp
+            GROUP BY n.input_key
+        )
+        SELECT x.normalized_input, x.example_input,
+               CAST(k.interactions AS BIGINT) AS interactions,
+               CAST(k.negative_events AS BIGINT) AS negative_events,
+               CAST(x.prompt_versions AS BIGINT) AS prompt_versions,
+               k.last_feedback_at
+        FROM ranked k JOIN texts x ON x.input_key = k.input_key
+        ORDER BY k.interactions DESC, k.negative_events DESC, x.normalized_input
+        LIMIT :limit
+        """,
+        {**params, "limit": limit},
+    )
+
+
 def regenerated_inputs(
     store: Store,
     *,
@@ -237,9 +332,26 @@ def regenerated_inputs(
     now: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """The seed's query: inputs that triggered regeneration more than once, for one version."""
-    condition, params = InteractionFilter(
-        prompt_version=prompt_version, since=_window_start(days, now)
-    ).where()
+    filters = InteractionFilter(prompt_version=prompt_version, since=_window_start(days, now))
+    condition, params = filters.where()
+    on_rollup = rollup_condition(store, filters)
+    if on_rollup is not None:
+        # Only interactions that were regenerated, each with its count of events: the
+        # same groups and sums as joining every event, on narrow rows.
+        return store.fetch_all(
+            f"""
+            SELECT l.user_input, CAST(sum(s.regenerate_events) AS BIGINT) AS regeneration_count
+            FROM interaction_signals s
+            JOIN llm_interaction_logs l
+              ON l.interaction_id = s.interaction_id AND l.timestamp = s.timestamp
+            WHERE {on_rollup[0]} AND s.regenerate_events > 0 AND {condition}
+            GROUP BY l.user_input
+            HAVING sum(s.regenerate_events) >= :min_count
+            ORDER BY regeneration_count DESC, l.user_input
+            LIMIT :limit
+            """,
+            {**params, "min_count": min_count, "limit": limit},
+        )
     return store.fetch_all(
         f"""
         SELECT l.user_input, count(f.feedback_id) AS regeneration_count
@@ -296,6 +408,9 @@ def version_summary(store: Store, filters: InteractionFilter | None = None) -> l
     its denominator is ``interactions``. ``response_rate`` (the share with any explicit
     feedback) belongs next to the explicit rates: explicit feedback is a biased sample.
     """
+    on_rollup = rollup_condition(store, filters)
+    if on_rollup is not None:
+        return _version_summary_on_rollup(store, *on_rollup)
     condition, params = (filters or InteractionFilter()).where()
     flag_columns = ",\n".join(
         f"max(CASE WHEN {predicate} THEN 1 ELSE 0 END) AS {name}"
@@ -331,6 +446,59 @@ def version_summary(store: Store, filters: InteractionFilter | None = None) -> l
         FROM scoped l LEFT JOIN signals s ON s.interaction_id = l.interaction_id
         GROUP BY l.feature, l.prompt_name, l.prompt_version
         ORDER BY l.feature NULLS LAST, l.prompt_name NULLS LAST, min(l.timestamp)
+        """,
+        params,
+    )
+    return [_with_rates(row) for row in rows]
+
+
+# _FLAGS on the rollup: the interaction had such an event iff its first one is recorded.
+ROLLUP_FLAGS = {
+    "thumbs_up": "first_thumbs_up_at",
+    "thumbs_down": "first_thumbs_down_at",
+    "regenerated": "first_regenerate_at",
+    "edited": "first_edit_at",
+    "copied": "first_copy_at",
+    "copied_unedited": "first_copy_unedited_at",
+    "abandoned": "first_abandon_at",
+    "followed_up": "first_follow_up_at",
+    "negative": "first_negative_at",
+    "responded": "first_response_at",
+}
+
+
+def rollup_count(column: str, alias: str = "s", unless: str | None = None) -> str:
+    """How many rows have ``column`` set (and ``unless`` not set)."""
+    condition = f"{alias}.{column} IS NOT NULL"
+    if unless:
+        condition += f" AND {alias}.{unless} IS NULL"
+    return f"sum(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+
+
+def _version_summary_on_rollup(
+    store: Store, condition: str, params: dict[str, Any]
+) -> list[dict[str, Any]]:
+    sums = ",\n".join(
+        f"{rollup_count(column, unless='first_edit_at' if name == 'copied_unedited' else None)}"
+        f" AS {name}"
+        for name, column in ROLLUP_FLAGS.items()
+    )
+    rows = store.fetch_all(
+        f"""
+        SELECT s.feature, s.prompt_name, s.prompt_version,
+               count(*) AS interactions,
+               {sums},
+               sum(s.has_error) AS errors,
+               avg(s.latency_ms) AS mean_latency_ms,
+               avg(s.input_tokens) AS mean_input_tokens,
+               avg(s.output_tokens) AS mean_output_tokens,
+               sum(s.cost_usd) AS total_cost_usd,
+               min(s.timestamp) AS first_seen,
+               max(s.timestamp) AS last_seen
+        FROM interaction_signals s
+        WHERE {condition}
+        GROUP BY s.feature, s.prompt_name, s.prompt_version
+        ORDER BY s.feature NULLS LAST, s.prompt_name NULLS LAST, min(s.timestamp)
         """,
         params,
     )

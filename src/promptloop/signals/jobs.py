@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from promptloop.core.records import FeedbackEvent, as_utc, utc_now
 from promptloop.signals.edits import edit_stats
@@ -29,8 +29,10 @@ from promptloop.signals.rules import (
     regenerations,
     stopped_using,
 )
+from promptloop.store import rollup
 from promptloop.store.base import Store
 
+T = TypeVar("T")
 JOB_NAME = "signals"
 CHUNK = 500
 MAX_CHAIN_DEPTH = 50
@@ -61,7 +63,7 @@ class SignalRun:
         }
 
 
-def _chunks(items: Sequence[str], size: int = CHUNK) -> Iterator[Sequence[str]]:
+def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -373,14 +375,25 @@ class SignalJob:
         if missing:
             self.store.insert_feedback(missing)
             report.inserted.update(event.feedback_type.value for event in missing)
-        for chunk in _chunks([event.feedback_id for event in stale]):
-            placeholders, params = _in_list("r", chunk)
-            self.store.execute(
+        for chunk in _chunks(list(stale)):
+            self._retract(chunk)
+        report.retracted.update(event.feedback_type for event in stale)
+
+    def _retract(self, events: Sequence[Event]) -> None:
+        """Delete inferred events and, in the same transaction, recompute the rollup rows of
+        their interactions (a deletion cannot be merged in like an insertion)."""
+        placeholders, params = _in_list("r", [event.feedback_id for event in events])
+        statements: list[tuple[str, Mapping[str, Any]]] = [
+            (
                 "DELETE FROM feedback_events WHERE source = 'inferred'"
                 f" AND feedback_id IN ({placeholders})",
                 params,
             )
-        report.retracted.update(event.feedback_type for event in stale)
+        ]
+        if getattr(self.store, "signal_rollup", False):
+            ids = [event.interaction_id for event in events]
+            statements += rollup.recompute_statements(self.store.dialect, ids)
+        self.store.transaction(statements)
 
 
 def run_signals(

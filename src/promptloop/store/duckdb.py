@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from promptloop.core.records import FeedbackEvent, Interaction
 from promptloop.exceptions import ConstraintViolation, StoreError, StoreLockedError
-from promptloop.store import schema
+from promptloop.store import rollup, schema
 from promptloop.store._sql import (
     FEEDBACK_COLUMNS,
     INTERACTION_COLUMNS,
@@ -93,6 +93,21 @@ def _arrow_batch(
 # Columns holding enums (FeedbackType, FeedbackSource): stored as their string values.
 _ENUM_COLUMNS = frozenset({"feedback_type", "source"})
 
+# Tables the interaction_signals rollup summarises -> the columns its upsert reads from
+# the rows just inserted (see store/rollup.py).
+_ROLLUP_SOURCES = {
+    "llm_interaction_logs": ", ".join(
+        ("interaction_id", *rollup.COPIED_COLUMNS, "error", "user_input")
+    ),
+    "feedback_events": "interaction_id, feedback_type, value, metadata, timestamp",
+}
+
+
+def _rollup_upsert(table: str, source: str) -> str:
+    if table == "llm_interaction_logs":
+        return rollup.interaction_upsert(source, "duckdb")
+    return rollup.feedback_upsert(source)
+
 
 def _converted(exc: duckdb.Error) -> StoreError:
     if isinstance(exc, duckdb.ConstraintException):
@@ -104,6 +119,7 @@ class DuckDBStore:
     """A :class:`~promptloop.store.base.Store` on a DuckDB file (or ``:memory:``)."""
 
     dialect = "duckdb"
+    signal_rollup = True  # insert paths maintain interaction_signals (store/rollup.py)
 
     def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False) -> None:
         self.path = str(path)
@@ -152,7 +168,15 @@ class DuckDBStore:
                 "version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
                 " applied_at TIMESTAMPTZ NOT NULL)"
             )
-            for migration, statements in schema.pending(self.schema_version(), self.dialect):
+            applied = {
+                int(row[0])
+                for row in self._con.execute(
+                    f"SELECT version FROM {schema.MIGRATIONS_TABLE}"
+                ).fetchall()
+            }
+            for migration, statements in schema.pending(
+                self.schema_version(), self.dialect, applied
+            ):
                 self._con.execute("BEGIN TRANSACTION")
                 try:
                     for statement in statements:
@@ -187,35 +211,53 @@ class DuckDBStore:
         if not items:
             return 0
         batch = _arrow_batch(items, columns, arrow)
-        names = ", ".join(arrow.names)
         with self._write_lock:
-            self._con.register("_promptloop_batch", batch)
-            try:
+            return self._insert_batch(table, batch)
+
+    def _insert_batch(self, table: str, batch: pa.Table) -> int:
+        """Insert an Arrow batch (skipping existing keys); for the log and feedback tables,
+        update the ``interaction_signals`` rollup from the rows that were new, in the same
+        transaction. Call with the write lock held."""
+        names = ", ".join(batch.column_names)
+        maintained = table in _ROLLUP_SOURCES
+        self._con.register("_promptloop_batch", batch)
+        try:
+            if not maintained:
                 result = self._con.execute(
                     f"INSERT INTO {table} ({names}) SELECT {names} FROM _promptloop_batch "
                     "ON CONFLICT DO NOTHING"
                 ).fetchone()
-            finally:
-                self._con.unregister("_promptloop_batch")
-        return int(result[0]) if result else 0
+                return int(result[0]) if result else 0
+            self._con.execute("BEGIN TRANSACTION")
+            try:
+                # RETURNING yields only the rows inserted: retried rows must not count twice.
+                # (sql(): DuckDB runs DML at once and keeps the returned rows as a relation.)
+                new = self._con.sql(
+                    f"INSERT INTO {table} ({names}) SELECT {names} FROM _promptloop_batch "
+                    f"ON CONFLICT DO NOTHING RETURNING {_ROLLUP_SOURCES[table]}"
+                ).to_arrow_table()
+                if new.num_rows:
+                    self._con.register("_promptloop_new", new)
+                    try:
+                        self._con.execute(_rollup_upsert(table, "_promptloop_new"))
+                    finally:
+                        self._con.unregister("_promptloop_new")
+                self._con.execute("COMMIT")
+            except BaseException:
+                self._con.execute("ROLLBACK")
+                raise
+            return int(new.num_rows)
+        except duckdb.Error as exc:
+            raise _converted(exc) from exc
+        finally:
+            self._con.unregister("_promptloop_batch")
 
     def insert_rows(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
         if not rows:
             return 0
         batch = pa.Table.from_pylist([dict(row) for row in rows])
-        names = ", ".join(batch.column_names)
         with self._write_lock:
-            self._con.register("_promptloop_rows", batch)
-            try:
-                result = self._con.execute(
-                    f"INSERT INTO {table} ({names}) SELECT {names} FROM _promptloop_rows "
-                    "ON CONFLICT DO NOTHING"
-                ).fetchone()
-            except duckdb.Error as exc:
-                raise _converted(exc) from exc
-            finally:
-                self._con.unregister("_promptloop_rows")
-        return int(result[0]) if result else 0
+            return self._insert_batch(table, batch)
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         with self._write_lock:

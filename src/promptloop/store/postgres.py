@@ -15,7 +15,7 @@ from psycopg.rows import dict_row
 
 from promptloop.core.records import FeedbackEvent, Interaction
 from promptloop.exceptions import ConstraintViolation, StoreError
-from promptloop.store import schema
+from promptloop.store import rollup, schema
 from promptloop.store._sql import (
     FEEDBACK_COLUMNS,
     INTERACTION_COLUMNS,
@@ -34,6 +34,7 @@ class PostgresStore:
     """A :class:`~promptloop.store.base.Store` on a PostgreSQL database."""
 
     dialect = "postgresql"
+    signal_rollup = True  # insert paths maintain interaction_signals (store/rollup.py)
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -79,7 +80,9 @@ class PostgresStore:
             cur.execute(f"SELECT coalesce(max(version), 0) AS v FROM {schema.MIGRATIONS_TABLE}")
             row = cur.fetchone()
             current = int(row["v"]) if row else 0
-            for migration, statements in schema.pending(current, self.dialect):
+            cur.execute(f"SELECT version FROM {schema.MIGRATIONS_TABLE}")
+            applied = {int(found["version"]) for found in cur.fetchall()}
+            for migration, statements in schema.pending(current, self.dialect, applied):
                 for statement in statements:
                     cur.execute(statement.encode())
                 cur.execute(
@@ -112,11 +115,7 @@ class PostgresStore:
                 with cur.copy(f"COPY _batch_{table} ({names}) FROM STDIN") as copy:
                     for item in items:
                         copy.write_row(_row(item, columns))
-                cur.execute(
-                    f"INSERT INTO {table} ({names}) SELECT {names} FROM _batch_{table} "
-                    "ON CONFLICT DO NOTHING"
-                )
-                inserted = cur.rowcount
+                inserted = _insert_from(cur, table, names, f"_batch_{table}")
             conn.commit()
         except psycopg.Error as exc:
             conn.rollback()
@@ -138,11 +137,7 @@ class PostgresStore:
                 with cur.copy(f"COPY _rows_{table} ({names}) FROM STDIN") as copy:
                     for row in rows:
                         copy.write_row(tuple(row[name] for name in columns))
-                cur.execute(
-                    f"INSERT INTO {table} ({names}) SELECT {names} FROM _rows_{table} "
-                    "ON CONFLICT DO NOTHING"
-                )
-                inserted = cur.rowcount
+                inserted = _insert_from(cur, table, names, f"_rows_{table}")
             conn.commit()
         except psycopg.Error as exc:
             conn.rollback()
@@ -184,6 +179,37 @@ class PostgresStore:
             for conn in self._all:
                 conn.close()
             self._all.clear()
+
+
+def _insert_from(cur: psycopg.Cursor[dict[str, Any]], table: str, names: str, source: str) -> int:
+    """Insert the rows of ``source`` (skipping existing keys); for the log and feedback
+    tables, fold the rows that were new into the ``interaction_signals`` rollup in the same
+    statement (a data-modifying CTE: RETURNING yields only inserted rows)."""
+    insert = f"INSERT INTO {table} ({names}) SELECT {names} FROM {source} ON CONFLICT DO NOTHING"
+    if table not in _ROLLUP_SOURCES:
+        cur.execute(insert.encode())
+        return max(cur.rowcount, 0)
+    upsert = (
+        rollup.interaction_upsert("new_rows", "postgresql")
+        if table == "llm_interaction_logs"
+        else rollup.feedback_upsert("new_rows")
+    )
+    cur.execute(
+        f"WITH new_rows AS ({insert} RETURNING {_ROLLUP_SOURCES[table]}),"
+        f" folded AS ({upsert} RETURNING 1)"
+        " SELECT count(*) AS n FROM new_rows".encode()
+    )
+    found = cur.fetchone()
+    return int(found["n"]) if found else 0
+
+
+# Tables the interaction_signals rollup summarises -> the columns its upsert reads.
+_ROLLUP_SOURCES = {
+    "llm_interaction_logs": ", ".join(
+        ("interaction_id", *rollup.COPIED_COLUMNS, "error", "user_input")
+    ),
+    "feedback_events": "interaction_id, feedback_type, value, metadata, timestamp",
+}
 
 
 def _row(item: Record, columns: Sequence[str]) -> tuple[Any, ...]:

@@ -8,8 +8,10 @@ against the seed's schema runs unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
+from promptloop.store import rollup
 from promptloop.store.clickhouse_schema import from_portable as _clickhouse
 
 MIGRATIONS_TABLE = "promptloop_schema_migrations"
@@ -403,6 +405,23 @@ CREATE TABLE IF NOT EXISTS eval_holdout_access (
     )
 
 
+def _rollup_ddl(dialect: str, text: str, double: str) -> tuple[str, ...]:
+    """Migration 6: the per-interaction signal rollup (store/rollup.py), filled from the
+    rows already stored. DuckDB scans it with zonemaps; PostgreSQL gets the range indexes."""
+    indexes = (
+        (
+            "CREATE INDEX IF NOT EXISTS ix_signals_version_ts"
+            " ON interaction_signals (prompt_version, timestamp)",
+            "CREATE INDEX IF NOT EXISTS ix_signals_feature_ts"
+            " ON interaction_signals (feature, timestamp)",
+            "CREATE INDEX IF NOT EXISTS ix_signals_ts ON interaction_signals (timestamp)",
+        )
+        if dialect == "postgresql"
+        else ()
+    )
+    return (rollup.ddl(text, double), *indexes, rollup.populate_sql(dialect))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         version=1,
@@ -480,6 +499,14 @@ MIGRATIONS: tuple[Migration, ...] = (
         },
     ),
     Migration(
+        version=6,
+        name="query-performance rollup: interaction_signals",
+        statements={
+            "duckdb": _rollup_ddl("duckdb", "VARCHAR", "DOUBLE"),
+            "postgresql": _rollup_ddl("postgresql", "TEXT", "DOUBLE PRECISION"),
+        },
+    ),
+    Migration(
         version=7,
         name="evals: datasets, items, runs, results, holdout access",
         statements={
@@ -521,5 +548,13 @@ def statements_for(migration: Migration, dialect: str) -> tuple[str, ...]:
     raise KeyError(f"migration {migration.version} ({migration.name}) has no {dialect} statements")
 
 
-def pending(current: int, dialect: str) -> list[tuple[Migration, tuple[str, ...]]]:
+def pending(
+    current: int, dialect: str, applied: Collection[int] | None = None
+) -> list[tuple[Migration, tuple[str, ...]]]:
+    """Migrations to apply, in order. With ``applied`` (the versions recorded in the store),
+    a migration numbered below the newest applied one but never applied (numbers were
+    assigned up front and merged out of order) is applied too."""
+    if applied is not None:
+        done = set(applied)
+        return [(m, statements_for(m, dialect)) for m in MIGRATIONS if m.version not in done]
     return [(m, statements_for(m, dialect)) for m in MIGRATIONS if m.version > current]

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import orjson
 
-from promptloop.analytics.metrics import RATES
+from promptloop.analytics.metrics import RATES, ROLLUP_RATES
 from promptloop.core.records import as_utc
 from promptloop.exceptions import ConflictError, NotFoundError
 from promptloop.store.base import Store
@@ -66,6 +66,35 @@ _FLAGGED = """
 """
 
 
+def _on_rollup(metric: str, window: str, *, bucketed: bool) -> str:
+    """The counts from the interaction_signals rollup (store/rollup.py): an interaction
+    counts when its first such event is in [feedback_since, recorded_before). One whose
+    first event is older than feedback_since (a clock far behind) may still have another
+    inside; those few are checked against the events themselves (``early``)."""
+    first = ROLLUP_RATES[metric]
+    bucket = (
+        "CAST(floor(extract(epoch FROM s.timestamp) / :bucket_seconds) AS BIGINT) AS bucket, "
+        if bucketed
+        else ""
+    )
+    return f"""
+        WITH early AS (
+            SELECT DISTINCT f.interaction_id FROM interaction_signals e
+            JOIN feedback_events f ON f.interaction_id = e.interaction_id
+            WHERE {window.replace("s.", "e.")} AND e.{first} < :feedback_since
+              AND {RATES[metric][0]}
+              AND f.timestamp >= :feedback_since AND f.timestamp < :recorded_before
+        )
+        SELECT s.feature, s.prompt_version, {bucket}count(*) AS n,
+               sum(CASE WHEN (s.{first} >= :feedback_since AND s.{first} < :recorded_before)
+                             OR g.interaction_id IS NOT NULL THEN 1 ELSE 0 END) AS x
+        FROM interaction_signals s
+        LEFT JOIN early g ON g.interaction_id = s.interaction_id
+        WHERE {window}
+        GROUP BY s.feature, s.prompt_version{", bucket" if bucketed else ""}
+        """
+
+
 def window_rows(
     store: Store,
     metric: str,
@@ -80,6 +109,17 @@ def window_rows(
     Buckets are ``floor(epoch / bucket_seconds)`` over ``[start, cutoff)``. A signal counts
     only if it was recorded before ``now``, so a check is reproducible for a given ``now``.
     """
+    if getattr(store, "signal_rollup", False):
+        return store.fetch_all(
+            _on_rollup(metric, "s.timestamp >= :start AND s.timestamp < :cutoff", bucketed=True),
+            {
+                "feedback_since": start - FEEDBACK_SKEW,
+                "recorded_before": now,
+                "bucket_seconds": bucket_seconds,
+                "start": start,
+                "cutoff": cutoff,
+            },
+        )
     return store.fetch_all(
         _FLAGGED.format(predicate=RATES[metric][0])
         + """
@@ -125,6 +165,22 @@ def baseline_rows(
         if key in kept:
             kept.move_to_end(key)
             return kept[key]
+    params = {
+        "feedback_since": start - FEEDBACK_SKEW,
+        "recorded_before": recorded_before,
+        "start": start,
+        "end": end,
+    }
+    if getattr(store, "signal_rollup", False):
+        rows = store.fetch_all(
+            _on_rollup(metric, "s.timestamp >= :start AND s.timestamp < :end", bucketed=False),
+            params,
+        )
+        with _BASELINES_LOCK:
+            kept[key] = rows
+            while len(kept) > _BASELINES_PER_STORE:
+                kept.popitem(last=False)
+        return rows
     rows = store.fetch_all(
         _FLAGGED.format(predicate=RATES[metric][0])
         + """
