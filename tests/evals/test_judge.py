@@ -102,6 +102,20 @@ async def test_pairwise_judge_errors_are_ties(fake: FakeLLM, judge: JudgeConfig)
     assert verdict.winner == "tie" and verdict.reason.startswith("Judge error")
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"temperature": "cold"}, "judge.temperature: expected a number"),
+        ({"temperature": 3}, "judge.temperature: expected 0 to 2"),
+        ({"seed": 1.5}, "judge.seed"),
+        ({"model": ""}, "judge.model"),
+    ],
+)
+def test_judge_config_names_bad_fields(options: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        JudgeConfig.of({"provider": "echo", **options})
+
+
 # -- calibration ---------------------------------------------------------------------------
 
 JUDGE = [True, True, False, False, True, False, True, True, False, False, True, False]

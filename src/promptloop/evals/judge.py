@@ -56,6 +56,20 @@ class JudgeConfig:
     max_tokens: int | None = None
     _resolved: Provider | None = field(default=None, init=False, repr=False, compare=False)
 
+    def __post_init__(self) -> None:
+        temperature = self.temperature
+        if isinstance(temperature, bool) or not isinstance(temperature, int | float):
+            raise ValueError(f"judge.temperature: expected a number, got {temperature!r}")
+        if not 0 <= temperature <= 2:
+            raise ValueError(f"judge.temperature: expected 0 to 2, got {temperature!r}")
+        self.temperature = float(temperature)
+        if self.seed is not None and (
+            isinstance(self.seed, bool) or not isinstance(self.seed, int)
+        ):
+            raise ValueError(f"judge.seed: expected an integer, got {self.seed!r}")
+        if self.model is not None and (not isinstance(self.model, str) or not self.model):
+            raise ValueError(f"judge.model: expected a model name, got {self.model!r}")
+
     @classmethod
     def of(cls, judge: JudgeConfig | Provider | str | Mapping[str, Any]) -> JudgeConfig:
         """A config from a config, a provider, an id or a mapping (defaults for the rest)."""
