@@ -108,6 +108,9 @@ def test_cluster_source_needs_an_id_and_selects_members(store: Store) -> None:
         store, DatasetQuery(source="cluster", cluster_id="c-export")
     )
     assert chosen == [ids["down"]]
+    with pytest.raises(ValueError, match="no interactions match"):
+        datasets.build_dataset(store, "empty", DatasetQuery(source="cluster", cluster_id="none"))
+    assert datasets.list_datasets(store) == []
 
 
 def test_accepting_needs_an_expected_property(store: Store) -> None:

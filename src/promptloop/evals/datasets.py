@@ -301,6 +301,11 @@ def build_dataset(
 ) -> dict[str, Any]:
     """Select interactions by ``query`` into a new version of dataset ``name``."""
     ids = select_interactions(store, query)
+    if not ids:
+        raise ValueError(
+            "query: no interactions match; widen --from, --feature or --since "
+            "(an empty version would evaluate nothing)"
+        )
     items = _items_from_interactions(store, ids)
     return create_version(
         store,

@@ -101,7 +101,10 @@ class RunPlan:
         if not self.providers:
             raise ValueError("providers: give at least one provider")
         if not self.cases:
-            raise ValueError("dataset: no accepted items to evaluate")
+            raise ValueError(
+                "dataset: no accepted items to evaluate (accept candidates with "
+                "`promptloop dataset accept ITEM --expect ...`)"
+            )
         if not 1 <= self.repeat <= 100:
             raise ValueError("repeat: must be between 1 and 100")
         if not 1 <= self.concurrency <= 256:
