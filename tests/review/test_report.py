@@ -220,3 +220,35 @@ def test_cli_and_dashboard_render_the_report(demo: Store, tmp_path: Path) -> Non
         assert client.get("/review/report?period=never").status_code == 422
         markdown = client.get("/v1/review/report", params={"format": "markdown"})
         assert markdown.headers["content-type"].startswith("text/markdown")
+
+
+def test_the_random_sample_estimate_counts_each_item_once_and_says_how_far_along(
+    duck: Store,
+) -> None:
+    from promptloop.review.report import sample_estimate
+    from tests.review.conftest import NOW, filler, world
+
+    w = world(duck)
+    ids = filler(w, 10)
+    w.save()
+    settings = ReviewSettings.model_validate(
+        {"double_label_share": 1.0, "rules": {"random_sample": {"rate": 1.0}}}
+    )
+    since = NOW - timedelta(days=1)
+    for n, ident in enumerate(ids[:4]):
+        label = parse_label({"verdict": "bad" if n == 0 else "good"})
+        workflow.label_interaction(duck, ident, "ann", label, settings, now=NOW)
+        # a second reviewer disagrees: the estimate takes each item's first label
+        other = parse_label({"verdict": "good" if n == 0 else "bad"})
+        workflow.label_interaction(duck, ident, "bob", other, settings, now=NOW)
+    from promptloop.review import queue
+
+    queue.enqueue(duck, settings, rules=["random_sample"], now=NOW)
+    partial = sample_estimate(duck, since, NOW)
+    assert partial["items"] == 10 and partial["labels"] == 4 and partial["coverage"] == 0.4
+    assert partial["note"].startswith("4 of 10 sampled interactions labelled")
+    for ident in ids[4:]:
+        workflow.label_interaction(duck, ident, "ann", parse_label({"verdict": "good"}), now=NOW)
+    full = sample_estimate(duck, since, NOW)
+    assert full["coverage"] == 1.0 and full["note"] is None
+    assert full["bad_rate"]["count"] == 1 and full["bad_rate"]["n"] == 10

@@ -26,7 +26,7 @@ from promptloop.core.enums import FeedbackSource
 from promptloop.core.records import as_utc, utc_now
 from promptloop.exceptions import ConflictError, NotFoundError
 from promptloop.review.config import RULE_NAMES, ReviewSettings
-from promptloop.review.rules import RULES, Candidate, Window
+from promptloop.review.rules import RULES, Candidate, Window, sampled
 from promptloop.store.base import Store
 
 _ITEM_NAMESPACE = uuid.UUID("3c5e2f0a-8b7d-4e21-a9f4-1d6c0b5e7a42")
@@ -123,7 +123,7 @@ def _item_row(
         "rule": ordered[0].rule,
         "reasons": json.dumps(reasons, ensure_ascii=False),
         "priority": round(priority, 4),
-        "sampled": "random_sample" in distinct_rules,
+        "sampled": "random_sample" in distinct_rules or in_sample(interaction_id, settings),
         "enqueued_at": now,
         "status": "open",
         "required_labels": 2 if double_labelled(item_id, settings.double_label_share) else 1,
@@ -134,6 +134,14 @@ def _item_row(
         "claim_expires_at": None,
         "completed_at": None,
     }
+
+
+def in_sample(interaction_id: str, settings: ReviewSettings) -> bool:
+    """Whether the uniform sample holds this interaction, whichever rule queued it: an
+    interaction flagged (and queued) before the sampler ran must still count in the sample,
+    or the sample would lean towards unflagged traffic."""
+    rule = settings.rules.random_sample
+    return rule.enabled and sampled(interaction_id, rule.seed, rule.rate)
 
 
 def _already_queued(store: Store, interaction_ids: Sequence[str]) -> set[str]:

@@ -185,12 +185,11 @@ def _labels(report: dict[str, Any], base: str) -> list[str]:
         "",
         f"- {labels['labels']} labels in the period ({verdicts}); queue: "
         f"{labels['queue']['open']} open, {labels['queue']['done']} done.",
-        f"- Uniform random sample: {sample['labels']} labels"
-        + (
-            f", bad rate {_pct(rate['rate'])} {_interval(rate)} (the unbiased estimate)."
-            if rate
-            else "."
-        ),
+        f"- Uniform random sample: {sample['labels']} of {sample['items']} sampled interactions "
+        "labelled"
+        + (f", bad rate {_pct(rate['rate'])} {_interval(rate)}" if rate else "")
+        + "."
+        + (f" {sample['note']}." if sample["note"] else ""),
         f"- Agreement on {agreement['double_labelled_items']} double-labelled items: {kappas}; "
         f"{len(agreement['disagreements'])} disagreements to settle.",
     ]

@@ -248,30 +248,53 @@ def holdout_status(store: Store) -> dict[str, Any]:
 
 def label_summary(store: Store, since: datetime, until: datetime) -> dict[str, Any]:
     rows = store.fetch_all(
+        "SELECT verdict, count(*) AS n FROM review_labels"
+        " WHERE created_at >= :since AND created_at < :until GROUP BY verdict",
+        {"since": since, "until": until},
+    )
+    verdicts = {row["verdict"]: int(row["n"]) for row in rows}
+    return {
+        "labels": sum(verdicts.values()),
+        "verdicts": verdicts,
+        "queue": queue_counts(store),
+        "random_sample": sample_estimate(store, since, until),
+        "agreement": agreement(store, since=since, until=until),
+    }
+
+
+def sample_estimate(store: Store, since: datetime, until: datetime) -> dict[str, Any]:
+    """The bad rate of the period's uniform random sample, from each item's first label.
+
+    Unbiased only once every sampled item is labelled: flagged ones come first in the queue,
+    so a partly labelled sample leans bad. ``coverage`` says how far along it is.
+    """
+    rows = store.fetch_all(
         """
-        SELECT r.verdict, i.sampled, count(*) AS n FROM review_labels r
-        JOIN review_items i ON i.item_id = r.item_id
-        WHERE r.created_at >= :since AND r.created_at < :until
-        GROUP BY r.verdict, i.sampled
+        SELECT i.item_id,
+               (SELECT r.verdict FROM review_labels r WHERE r.item_id = i.item_id
+                ORDER BY r.created_at, r.label_id LIMIT 1) AS verdict
+        FROM review_items i
+        JOIN llm_interaction_logs l ON l.interaction_id = i.interaction_id
+        WHERE i.sampled AND l.timestamp >= :since AND l.timestamp < :until
         """,
         {"since": since, "until": until},
     )
-    verdicts: Counter[str] = Counter()
-    sample: Counter[str] = Counter()
-    for row in rows:
-        verdicts[row["verdict"]] += int(row["n"])
-        if row["sampled"]:
-            sample[row["verdict"]] += int(row["n"])
-    judged = sample["good"] + sample["bad"]
+    verdicts = Counter(str(row["verdict"]) for row in rows if row["verdict"] is not None)
+    labelled = sum(verdicts.values())
+    judged = verdicts["good"] + verdicts["bad"]
+    coverage = labelled / len(rows) if rows else None
+    note = None
+    if rows and labelled < len(rows):
+        note = (
+            f"{labelled} of {len(rows)} sampled interactions labelled: the rate is unbiased "
+            "once all are (flagged ones are reviewed first)"
+        )
     return {
-        "labels": sum(verdicts.values()),
-        "verdicts": dict(verdicts),
-        "queue": queue_counts(store),
-        "random_sample": {
-            "labels": sum(sample.values()),
-            "bad_rate": wilson(sample["bad"], judged).as_dict() if judged else None,
-        },
-        "agreement": agreement(store, since=since, until=until),
+        "items": len(rows),
+        "labels": labelled,
+        "coverage": None if coverage is None else round(coverage, 4),
+        "bad_rate": wilson(verdicts["bad"], judged).as_dict() if judged else None,
+        "note": note,
     }
 
 
