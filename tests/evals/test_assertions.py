@@ -44,6 +44,7 @@ CASES: list[tuple[dict[str, Any], str, bool, float | None]] = [
     ({"type": "equals", "value": {"city": "Paris"}}, JSON_OUT, False, 0.0),
     ({"type": "not-equals", "value": {"city": "Paris"}}, "not json", True, 1.0),
     ({"type": "equals", "value": 42}, "42", True, 1.0),
+    ({"type": "equals", "value": True}, "true", True, 1.0),
     # contains / icontains: substring, case-sensitive or not; numbers allowed
     ({"type": "contains", "value": "Paris"}, OUT, True, 1.0),
     ({"type": "contains", "value": "paris"}, OUT, False, 0.0),
@@ -228,6 +229,22 @@ async def test_python_file_function(tmp_path: Path) -> None:
     missing = AssertionSpec("python", f"file://{tmp_path}/checks.py:absent")
     result = await run_assertion(missing, _ctx(OUT))
     assert not result.passed and "no function 'absent'" in result.reason
+
+
+async def test_values_from_files(tmp_path: Path) -> None:
+    (tmp_path / "expected.txt").write_text(OUT, encoding="utf-8")
+    (tmp_path / "cities.json").write_text('["Lyon", "Paris"]', encoding="utf-8")
+    (tmp_path / "words.yaml").write_text("- capital\n- France\n", encoding="utf-8")
+    ctx = _ctx(OUT)
+    assert (
+        await run_assertion(AssertionSpec("equals", f"file://{tmp_path}/expected.txt"), ctx)
+    ).passed
+    relative = AssertionSpec("contains-any", "file://cities.json", config={"base_dir": tmp_path})
+    assert (await run_assertion(relative, ctx)).passed
+    yaml_list = AssertionSpec("contains-all", f"file://{tmp_path}/words.yaml")
+    assert (await run_assertion(yaml_list, ctx)).passed
+    missing = await run_assertion(AssertionSpec("equals", "file:///nonexistent/x.txt"), ctx)
+    assert not missing.passed and "cannot read the value file" in missing.reason
 
 
 async def test_cost_and_latency_need_a_measurement() -> None:

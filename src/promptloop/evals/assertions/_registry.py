@@ -14,7 +14,10 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from promptloop.evals.types import AssertionSpec, EvalContext, GradingResult
 
@@ -141,7 +144,36 @@ def _prepare(spec: AssertionSpec, ctx: EvalContext) -> tuple[AssertionType, Chec
         return GradingResult(
             False, 0.0, f"{spec.type}: this assertion type needs a value", assertion=spec
         )
+    if isinstance(value, str) and value.startswith("file://") and kind.name not in _READS_FILES:
+        try:
+            value = _file_value(value, spec.config.get("base_dir"))
+        except AssertionValueError as exc:
+            return GradingResult(False, 0.0, f"{spec.type}: {exc}", assertion=spec)
     return kind, Check(spec, render_value(value, ctx.vars), ctx, spec.inverted)
+
+
+# Types that interpret a file:// value themselves (a function, a schema).
+_READS_FILES = frozenset({"python", "is-json", "contains-json"})
+
+
+def _file_value(reference: str, base_dir: Any) -> Any:
+    """promptfoo's ``value: file://...``: JSON and YAML files are parsed, others read as text
+    (relative paths resolve against ``config.base_dir``, else the working directory)."""
+    path = Path(reference.removeprefix("file://"))
+    if not path.is_absolute() and base_dir is not None:
+        path = Path(base_dir) / path
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise AssertionValueError(f"cannot read the value file {path}: {exc.strerror}") from exc
+    try:
+        if path.suffix == ".json":
+            return json.loads(text)
+        if path.suffix in (".yaml", ".yml"):
+            return yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise AssertionValueError(f"cannot parse the value file {path}: {exc}") from exc
+    return text
 
 
 def _failed(spec: AssertionSpec, exc: Exception) -> GradingResult:

@@ -47,7 +47,8 @@ def equals(check: Check) -> GradingResult:
             holds = False
         expected = json.dumps(check.value)
     else:
-        expected = str(check.value)
+        value = check.value
+        expected = json.dumps(value) if isinstance(value, bool) else str(value)
         holds = check.output == expected
     return check.binary(holds, f'equal "{expected}"')
 
