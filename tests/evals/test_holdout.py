@@ -3,9 +3,11 @@ report that warns when development improves but the holdout does not."""
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -157,3 +159,24 @@ def test_report_warns_when_dev_improves_but_holdout_does_not(store: Store) -> No
     assert "likely overfitted" in report["1.1.0"]["warning"]
     assert report["1.2.0"]["warning"] is None
     assert report["1.2.0"]["holdout_evaluations"] == 3
+
+
+def _typo(text: str, seed: int) -> str:
+    position = 3 + seed % max(1, len(text) - 6)
+    return text[:position] + "x" + text[position + 1 :]
+
+
+@pytest.mark.parametrize("count", [300, 3000])  # exhaustive scoring, then blocking
+def test_typo_variants_join_their_original_in_any_order(duck: Store, count: int) -> None:
+    rng = random.Random(count)
+    vocabulary = [f"{w}{n}" for n, w in enumerate(_WORDS * 30)]
+    originals = [" ".join(rng.choices(vocabulary, k=8)) for _ in range(count)]
+    variants = [_typo(text, n) for n, text in enumerate(originals[: count // 10])]
+    texts = originals + variants
+    keys = holdout.assign_groups(duck, "typos", texts)
+    for n in range(len(variants)):
+        assert keys[count + n] == keys[n], (texts[n], texts[count + n])
+    shuffled = list(range(len(texts)))
+    rng.shuffle(shuffled)
+    again = holdout.assign_groups(duck, "typos", [texts[i] for i in shuffled])
+    assert [keys[i] for i in shuffled] == again

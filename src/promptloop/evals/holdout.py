@@ -16,10 +16,10 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
 from promptloop.core.records import utc_now
@@ -27,6 +27,9 @@ from promptloop.store.base import Store
 
 DEFAULT_HOLDOUT_FRACTION = 0.2
 NEAR_DUPLICATE_SCORE = 90.0  # rapidfuzz ratio (0..100) of normalised inputs
+# Up to this many texts (earlier items + new inputs) every pair is compared; beyond, blocking.
+EXHAUSTIVE_LIMIT = 2500
+BLOCK_WINDOW = 8
 # A change "improves development" when the dev pass rate rises by at least this much...
 DEV_GAIN = 0.05
 # ... and "not the holdout" when the holdout rate rises by less than half of that gain.
@@ -53,33 +56,64 @@ def split_of(dataset: str, group: str, fraction: float) -> str:
     return "holdout" if position < fraction else "dev"
 
 
-@dataclass
-class _Groups:
-    """Group keys by normalised input (every member) and one representative text per group
-    for the fuzzy search; grows as inputs arrive. Identical normalised inputs always land in
-    the same group, in this version and every later one."""
+class _Components:
+    """Union-find over text indices: near-duplicates end up in one component."""
 
-    exact: dict[str, str]
-    texts: list[str]
-    keys: list[str]
+    def __init__(self, size: int) -> None:
+        self.parent = list(range(size))
 
-    def key_for(self, normalised: str, threshold: float) -> str:
-        known = self.exact.get(normalised)
-        if known is not None:
-            return known
-        key = None
-        if normalised:
-            found = process.extractOne(
-                normalised, self.texts, scorer=fuzz.ratio, score_cutoff=threshold
-            )
-            if found is not None:
-                key = self.keys[found[2]]
-        if key is None:
-            key = _group_key(normalised)
-            self.texts.append(normalised)
-            self.keys.append(key)
-        self.exact[normalised] = key
-        return key
+    def find(self, index: int) -> int:
+        while self.parent[index] != index:
+            self.parent[index] = self.parent[self.parent[index]]
+            index = self.parent[index]
+        return index
+
+    def union(self, a: int, b: int) -> None:
+        root_a, root_b = self.find(a), self.find(b)
+        if root_a != root_b:
+            self.parent[max(root_a, root_b)] = min(root_a, root_b)
+
+
+def _linked_pairs(
+    texts: Sequence[str], first_new: int, threshold: float
+) -> Iterator[tuple[int, int]]:
+    """Pairs of near-duplicate texts, each involving at least one new text (index >= ``first_new``).
+
+    Up to :data:`EXHAUSTIVE_LIMIT` texts every such pair is scored (rapidfuzz's ``cdist``, in
+    C++). Beyond, sorted-neighbourhood blocking keeps the cost at n log n: texts sorted as they
+    are, reversed and with their words sorted, each scored against its :data:`BLOCK_WINDOW`
+    neighbours; a near-duplicate differs in a few characters, which leaves it next to its
+    original in at least one of the orders.
+    """
+    if len(texts) <= EXHAUSTIVE_LIMIT:
+        scores = process.cdist(
+            texts[first_new:], texts, scorer=fuzz.ratio, score_cutoff=threshold, dtype=np.uint8
+        )
+        for row, column in zip(*np.nonzero(scores), strict=True):
+            new = int(row) + first_new
+            if int(column) != new and texts[new] and texts[int(column)]:
+                yield new, int(column)
+        return
+    for key in (_as_is, _reversed, _words_sorted):
+        order = sorted(range(len(texts)), key=lambda i: key(texts[i]))
+        for position, index in enumerate(order):
+            for other in order[position + 1 : position + 1 + BLOCK_WINDOW]:
+                if max(index, other) < first_new or not (texts[index] and texts[other]):
+                    continue
+                if fuzz.ratio(texts[index], texts[other], score_cutoff=threshold):
+                    yield index, other
+
+
+def _as_is(text: str) -> str:
+    return text
+
+
+def _reversed(text: str) -> str:
+    return text[::-1]
+
+
+def _words_sorted(text: str) -> str:
+    return " ".join(sorted(text.split()))
 
 
 def assign_groups(
@@ -89,22 +123,34 @@ def assign_groups(
     *,
     threshold: float = NEAR_DUPLICATE_SCORE,
 ) -> list[str]:
-    """A near-duplicate group key per input; groups of the dataset's earlier versions are kept."""
-    earlier = store.fetch_all(
-        "SELECT split_group, input, version, item_index FROM eval_items WHERE dataset = :name "
+    """A near-duplicate group key per input.
+
+    Normalised inputs are linked when rapidfuzz's ratio reaches ``threshold`` and grouped
+    transitively (connected components), so no linked pair can straddle the split. Inputs
+    linked to items of the dataset's earlier versions take those items' group, which keeps
+    the split stable across versions; a new group's key is the hash of its smallest text, so
+    it does not depend on the order of the inputs.
+    """
+    earlier: dict[str, str] = {}
+    for row in store.fetch_all(
+        "SELECT split_group, input FROM eval_items WHERE dataset = :name "
         "ORDER BY version, item_index",
         {"name": dataset},
-    )
-    groups = _Groups(exact={}, texts=[], keys=[])
-    represented: set[str] = set()
-    for row in earlier:
-        normalised, key = normalise(row["input"]), str(row["split_group"])
-        groups.exact.setdefault(normalised, key)
-        if key not in represented:
-            represented.add(key)
-            groups.texts.append(normalised)
-            groups.keys.append(key)
-    return [groups.key_for(normalise(text), threshold) for text in inputs]
+    ):
+        earlier.setdefault(normalise(row["input"]), str(row["split_group"]))
+    normalised = [normalise(text) for text in inputs]
+    fresh = sorted({text for text in normalised if text not in earlier})
+    texts = [*earlier, *fresh]
+    components = _Components(len(texts))
+    for a, b in _linked_pairs(texts, len(earlier), threshold):
+        components.union(a, b)
+    keys: dict[int, str] = {}
+    for index, text in enumerate(texts):  # earlier texts first: their keys win
+        root = components.find(index)
+        if root not in keys:
+            keys[root] = earlier.get(text) or _group_key(text)
+    by_text = {text: keys[components.find(index)] for index, text in enumerate(texts)}
+    return [by_text[text] for text in normalised]
 
 
 def record_access(
