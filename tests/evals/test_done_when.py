@@ -241,7 +241,10 @@ def _dashboard(store: Any, root: Path, run_id: str, baseline: str, candidate: st
         dashboard_password=None,
         dashboard_secret=None,
     )
-    with TestClient(create_app(settings, store=store)) as client:
+    app = create_app(settings, store=store)
+    # Wait for every dashboard snapshot: none may still be reading when the store closes.
+    app.state.ui_snapshots.wait = 60
+    with TestClient(app) as client:
         index = client.get("/evals")
         assert (
             index.status_code == 200 and run_id in index.text and "support-thumbs@1" in index.text
