@@ -9,13 +9,14 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 8321
 
-.PHONY: help run test lint format bench system-deps clean
+.PHONY: help run test lint format bench reliability system-deps clean
 
 help:
 	@echo "make run    start the collector + dashboard on the embedded store with simulated demo data"
 	@echo "make test   install everything the tests need, lint (ruff + mypy), run the test suite"
 	@echo "make lint   ruff + mypy"
 	@echo "make bench  benchmarks; JSON results under benchmarks/results/"
+	@echo "make reliability  long fault/outage/overload/soak tests, then benchmarks/results/reliability.json"
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,6 +54,14 @@ run: $(STAMP)
 
 bench: system-deps $(STAMP)
 	$(PY) benchmarks/run.py
+
+# The long versions (pytest marker `reliability`, left out of `make test`), then the report:
+# kill -9 under load on every backend, an hour of simulated outage, overload, a soak, and the
+# hostile-input figures (benchmarks/reliability_hostile.py) when present.
+# The report is written even when a long test fails; the target still fails then.
+reliability: system-deps $(STAMP)
+	$(VENV)/bin/pytest -q -p no:cacheprovider -m reliability; status=$$?; \
+		$(PY) benchmarks/reliability.py && exit $$status
 
 clean:
 	rm -rf $(VENV) .promptloop .pytest_cache .mypy_cache .ruff_cache

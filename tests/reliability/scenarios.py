@@ -257,7 +257,7 @@ from promptloop.server.settings import Settings
 options = json.loads(sys.argv[3])
 settings = Settings(store_url=sys.argv[1], data_dir=Path(sys.argv[2]), api_keys=frozenset(),
                     **options)
-uvicorn.run(create_app(settings), host="127.0.0.1", port=0, log_level="warning",
+uvicorn.run(create_app(settings), host="127.0.0.1", port=0, log_level="info",
             access_log=False)
 """
 _READY = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
@@ -508,4 +508,114 @@ def outage_figures(
         "spool_evicted": stats["spool_evicted"],
         "dropped": stats["dropped"],
         "replayed": stats["replayed"],
+    }
+
+
+# ---------------------------------------------------------------- soak
+
+SOAK_QUERIES = (
+    "/",
+    "/v1/queries/version-summary",
+    "/v1/queries/negative-inputs?days=7",
+    "/v1/interactions?limit=50",
+)
+
+
+def _summary_ms(values: list[float]) -> dict[str, float]:
+    return {
+        "n": len(values),
+        "p50": round(_percentile(values, 0.5) * 1000, 1),
+        "p95": round(_percentile(values, 0.95) * 1000, 1),
+        "p99": round(_percentile(values, 0.99) * 1000, 1),
+        "max": round(max(values, default=0.0) * 1000, 1),
+    }
+
+
+def soak(
+    store_url: str,
+    data_dir: Path,
+    *,
+    seconds: float = 120.0,
+    ingest_clients: int = 2,
+    batch: int = 200,
+    query_clients: int = 1,
+) -> dict[str, Any]:
+    """Sustained ingest (``ingest_clients`` at full speed) plus dashboard and query-API
+    reads for ``seconds``, against a collector with its production settings. Throughput,
+    latency percentiles, answers, and the collector's RSS over time."""
+    acked: set[str] = set()
+    ingest_latency: list[float] = []
+    query_latency: dict[str, list[float]] = {path: [] for path in SOAK_QUERIES}
+    answers: Counter[str] = Counter()
+    lock = threading.Lock()
+    halt = threading.Event()
+
+    def ingest(number: int, url: str) -> None:
+        with httpx.Client(base_url=url, timeout=60) as http:
+            for sequence in range(10**7):
+                if halt.is_set():
+                    return
+                rows, ids = _batch(batch, number, sequence)
+                t0 = time.perf_counter()
+                reply = http.post("/v1/interactions", json=rows)
+                elapsed = time.perf_counter() - t0
+                with lock:
+                    answers[f"ingest {reply.status_code}"] += 1
+                    ingest_latency.append(elapsed)
+                    if reply.status_code == 200:
+                        acked.update(ids)
+                if reply.status_code in (429, 503):
+                    halt.wait(min(float(reply.headers.get("Retry-After", "1")), 1.0))
+
+    def query(url: str) -> None:
+        with httpx.Client(base_url=url, timeout=60) as http:
+            for round_number in range(10**7):
+                if halt.is_set():
+                    return
+                path = SOAK_QUERIES[round_number % len(SOAK_QUERIES)]
+                t0 = time.perf_counter()
+                reply = http.get(path)
+                elapsed = time.perf_counter() - t0
+                with lock:
+                    answers[f"query {reply.status_code}"] += 1
+                    query_latency[path].append(elapsed)
+
+    with tuned_collector(store_url, data_dir) as collector:
+        idle = rss_mb(collector.process.pid)
+        sampler = RssSampler(collector.process.pid, interval=1.0)
+        sampler.start()
+        threads = [
+            threading.Thread(target=ingest, args=(n, collector.url), daemon=True)
+            for n in range(ingest_clients)
+        ] + [
+            threading.Thread(target=query, args=(collector.url,), daemon=True)
+            for _ in range(query_clients)
+        ]
+        started = time.monotonic()
+        for thread in threads:
+            thread.start()
+        halt.wait(seconds)
+        halt.set()
+        for thread in threads:
+            thread.join(timeout=120)
+        elapsed = time.monotonic() - started
+        with httpx.Client(base_url=collector.url, timeout=120) as http:
+            stats = http.get("/v1/stats").json()
+            stored = set(stored_interaction_ids(http))
+        samples = sampler.stop()
+    return {
+        "seconds": round(elapsed, 1),
+        "ingest_clients": ingest_clients,
+        "query_clients": query_clients,
+        "batch": batch,
+        "events_acknowledged": len(acked),
+        "events_per_s": round(len(acked) / elapsed, 1),
+        "acknowledged_missing": len(acked - stored),
+        "stored": int(stats["store"]["interactions"]),
+        "ingest_latency_ms": _summary_ms(ingest_latency),
+        "query_latency_ms": {path: _summary_ms(values) for path, values in query_latency.items()},
+        "answers": dict(answers),
+        "idle_rss_mb": round(idle, 1),
+        "peak_rss_mb": round(max((mb for _, mb in samples), default=idle), 1),
+        "rss_mb_over_time": samples[:: max(1, len(samples) // 120)],
     }
