@@ -9,8 +9,9 @@ DuckDB and PostgreSQL, in one run.
 Data: the SQL generator of benchmarks/queries.py builds the DuckDB store inside DuckDB
 (cached under ``$PROMPTLOOP_BENCH_CACHE``); its two event tables are exported to Parquet and
 loaded by SQL inside ClickHouse (``INSERT ... SELECT FROM file(..., Parquet)``) and by COPY
-into PostgreSQL, so every engine holds the same rows; each engine then fills the
-``interaction_signals`` rollup with its own SQL. PostgreSQL gets its own (smaller) scale.
+into PostgreSQL, so every engine holds the same rows (DuckDB and PostgreSQL then fill their
+``interaction_signals`` rollup; ClickHouse reads the tables). PostgreSQL gets its own
+(smaller) scale.
 
 Ingest: ``--ingest`` new interactions and as many feedback events through the Store API
 (``insert_interactions`` / ``insert_feedback``, 5,000 per batch, the collector's path) into
@@ -148,9 +149,8 @@ def export_parquet(duck_path: Path, folder: Path) -> dict[str, Path]:
 
 
 def load_clickhouse(url: str, parquet: dict[str, Path]) -> tuple[Any, dict[str, Any]]:
-    """Bulk-load the Parquet files by SQL inside ClickHouse; fill the rollup by SQL."""
-    from promptloop.store import open_store, rollup
-    from promptloop.store.clickhouse_sql import ReadPlan, plan
+    """Bulk-load the Parquet files by SQL inside ClickHouse."""
+    from promptloop.store import open_store
 
     store = open_store(url)
     engine = store._engine  # the bulk load is engine SQL, around the per-row Store API
@@ -158,22 +158,13 @@ def load_clickhouse(url: str, parquet: dict[str, Path]) -> tuple[Any, dict[str, 
     for table, path in parquet.items():
         engine.command(f"TRUNCATE TABLE {table}")
         engine.command(f"INSERT INTO {table} SELECT * FROM file('{path}', Parquet)")
-    loaded = time.monotonic() - t0
-    names = ", ".join(rollup._all_columns())
-    fresh = plan(f"SELECT {names} FROM ({rollup.from_scratch_sql('duckdb')}) r")
-    assert isinstance(fresh, ReadPlan)
-    engine.command(f"TRUNCATE TABLE {rollup.TABLE}")
-    engine.command(f"INSERT INTO {rollup.TABLE} ({names}) {fresh.sql}")
+    # The store reads the tables themselves (no interaction_signals rollup on ClickHouse).
     engine.command("OPTIMIZE TABLE llm_interaction_logs FINAL")
     counts = {
         table: store.fetch_all(f"SELECT count(*) AS n FROM {table}")[0]["n"]
-        for table in (*EVENT_TABLES, rollup.TABLE)
+        for table in EVENT_TABLES
     }
-    return store, {
-        "load_seconds": round(loaded, 1),
-        "rollup_seconds": round(time.monotonic() - t0 - loaded, 1),
-        "rows": counts,
-    }
+    return store, {"load_seconds": round(time.monotonic() - t0, 1), "rows": counts}
 
 
 # ---------------------------------------------------------------- main

@@ -253,9 +253,11 @@ class ClickHouseStore:
     """A :class:`~promptloop.store.base.Store` on ClickHouse (see the module docstring)."""
 
     dialect = "clickhouse"
-    # interaction_signals is kept equal to its definition: every write to the two event
-    # tables recomputes the rows of the interactions it touched (store/rollup.py).
-    signal_rollup = True
+    # The interaction_signals rollup (store/rollup.py) saves DuckDB and PostgreSQL from
+    # grouping millions of events per query; ClickHouse scans the two tables themselves
+    # faster than it could keep the rollup current on every insert, so analytics read the
+    # tables here and the rollup is filled only on request (rollup.rebuild).
+    signal_rollup = False
 
     def __init__(self, url: str, engine: Engine, options: ClickHouseOptions) -> None:
         self.url = url
@@ -396,7 +398,6 @@ class ClickHouseStore:
                 {name: _column_array(values, types[name], name) for name, values in data.items()}
             )
             self._engine.insert_arrow(table, batch)
-            self._after_insert(table, data["interaction_id"])
         return count
 
     def _existing(
@@ -485,7 +486,6 @@ class ClickHouseStore:
                     }
                 )
                 self._engine.insert_arrow(table, batch)
-                self._after_insert(table, [row.get("interaction_id") for row in fresh])
         return len(fresh)
 
     def _upsert_existing(
@@ -519,7 +519,6 @@ class ClickHouseStore:
         self._delete_keys(table, key, [tuple(row[name] for name in key) for row in rows])
         if merged.num_rows:
             self._engine.insert_arrow(table, merged)
-        self._after_insert(table, [row.get("interaction_id") for row in rows])
 
     def _delete_keys(
         self, table: str, key: Sequence[str], values: Sequence[tuple[Any, ...]]
@@ -536,49 +535,11 @@ class ClickHouseStore:
             )
             self._write(WritePlan("delete", table, f"{target} IN ({listed})"), {})
 
-    # -- the interaction_signals rollup (store/rollup.py) ---------------------------------
-    def _rollup_present(self) -> bool:
-        return "interaction_signals" in _declared_keys() and bool(
-            self._column_types.get("interaction_signals")
-            or self._table_exists("interaction_signals")
-        )
-
-    def _after_insert(self, table: str, ids: Sequence[Any]) -> None:
-        if table in _EVENT_TABLES:
-            self._recompute_rollup([ident for ident in ids if ident is not None])
-
-    def _recompute_rollup(self, ids: Sequence[str]) -> None:
-        """Make the rollup rows of ``ids`` equal to their from-scratch definition: the
-        rows are recomputed from both tables and replace the stored ones."""
-        if not ids or not self._rollup_present():
-            return
-        from promptloop.store import rollup
-
-        unique = list(dict.fromkeys(ids))
-        select = plan(_rollup_definition(rollup.from_scratch_sql, "SELECT arrayJoin(:rollup_ids)"))
-        assert isinstance(select, ReadPlan)
-        for chunk in _chunks(unique, KEY_LOOKUP_CHUNK):
-            fresh = self._engine.query_arrow(bind(select.sql, {"rollup_ids": list(chunk)}))
-            stored = self._existing(rollup.TABLE, ("interaction_id",), [(i,) for i in chunk])
-            if stored:
-                self._delete_keys(rollup.TABLE, ("interaction_id",), sorted(stored))
-            if fresh.num_rows:
-                self._engine.insert_arrow(rollup.TABLE, fresh)
-
     def insert_rows(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
         return self._insert_rows(table, rows, on_conflict="nothing")
 
     def _write(self, write: WritePlan, params: Mapping[str, Any]) -> None:
-        where = bind(write.where, params)
-        touched: list[str] = []
-        if write.table in _EVENT_TABLES and self._rollup_present():
-            found = self._engine.query_arrow(
-                f"SELECT DISTINCT interaction_id FROM {write.table} WHERE {where}"
-            )
-            touched = found.column("interaction_id").to_pylist()
-        self._apply_write(write, where, params)
-        if touched:
-            self._recompute_rollup(touched)
+        self._apply_write(write, bind(write.where, params), params)
 
     def _apply_write(self, write: WritePlan, where: str, params: Mapping[str, Any]) -> None:
         cluster = self.options.cluster
@@ -683,15 +644,6 @@ class ClickHouseStore:
 
     def close(self) -> None:
         self._engine.close()
-
-
-def _rollup_definition(make: Callable[[str, str], str], ids: str) -> str:
-    """The rollup's from-scratch SQL for ClickHouse, or (while rollup.py has no ClickHouse
-    flavour) its DuckDB flavour, which the translator reads."""
-    try:
-        return make("clickhouse", ids)
-    except ValueError:
-        return make("duckdb", ids)
 
 
 def _normal(value: Any) -> Any:
