@@ -159,6 +159,19 @@ def stored_interaction_ids(http: Any) -> list[str]:
     return ids
 
 
+def stored_ids_after_stop(store_url: str) -> list[str]:
+    """Every interaction ID, read from the store itself once the collector has stopped
+    (a graceful stop flushes its buffer)."""
+    from promptloop.store import open_store
+
+    store = open_store(store_url)
+    try:
+        rows = store.fetch_all("SELECT interaction_id FROM llm_interaction_logs")
+    finally:
+        store.close()
+    return [row["interaction_id"] for row in rows]
+
+
 @contextlib.contextmanager
 def _restarted(store_url: str, data_dir: Path, *, in_process: bool) -> Iterator[Any]:
     if not in_process:
@@ -390,9 +403,8 @@ def overload_collector(
         for thread in threads:
             thread.join(timeout=900)
         elapsed = time.monotonic() - started
-        with httpx.Client(base_url=collector.url, timeout=60) as http:
-            stored = set(stored_interaction_ids(http))
         samples = sampler.stop()
+    stored = set(stored_ids_after_stop(store_url))
     peak = max((mb for _, mb in samples), default=idle)
     # The documented bound: idle + the buffer's byte bound x3 (parsed records weigh about
     # three times their JSON) + the in-flight request bodies x3 + 256 MB for the store
@@ -599,10 +611,8 @@ def soak(
         for thread in threads:
             thread.join(timeout=120)
         elapsed = time.monotonic() - started
-        with httpx.Client(base_url=collector.url, timeout=120) as http:
-            stats = http.get("/v1/stats").json()
-            stored = set(stored_interaction_ids(http))
         samples = sampler.stop()
+    stored = set(stored_ids_after_stop(store_url))
     return {
         "seconds": round(elapsed, 1),
         "ingest_clients": ingest_clients,
@@ -611,7 +621,7 @@ def soak(
         "events_acknowledged": len(acked),
         "events_per_s": round(len(acked) / elapsed, 1),
         "acknowledged_missing": len(acked - stored),
-        "stored": int(stats["store"]["interactions"]),
+        "stored": len(stored),
         "ingest_latency_ms": _summary_ms(ingest_latency),
         "query_latency_ms": {path: _summary_ms(values) for path, values in query_latency.items()},
         "answers": dict(answers),
