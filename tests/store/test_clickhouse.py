@@ -184,3 +184,28 @@ def test_a_transaction_checks_every_statement_before_writing(ch: ClickHouseStore
         r["version"]
         for r in ch.fetch_all("SELECT version FROM prompt_labels WHERE prompt_name = 'tx'")
     ] == ["2"]
+
+
+def test_a_row_two_writers_raced_to_insert_is_read_once(chdb_dir: Path) -> None:
+    """Both writers passed the key check: ReplacingMergeTree keeps one row after a merge,
+    and ``final=1`` reads one row before it."""
+    name = f"race_{uuid.uuid4().hex[:8]}"
+    plain = open_store(f"chdb://{chdb_dir}?database={name}")
+    final = open_store(f"chdb://{chdb_dir}?database={name}&final=1")
+    assert isinstance(plain, ClickHouseStore)
+    try:
+        raced = (
+            "INSERT INTO llm_interaction_logs (interaction_id, feature, timestamp)"
+            " VALUES ('raced', 'chat', toDateTime64('2026-11-01 12:00:00', 6, 'UTC'))"
+        )
+        for _ in range(2):  # the engine directly: what two racing writers would leave
+            plain._engine.command(raced)
+        count = "SELECT count(*) AS n FROM llm_interaction_logs"
+        assert plain.fetch_all(count)[0]["n"] == 2
+        assert final.fetch_all(count)[0]["n"] == 1
+        plain._engine.command("OPTIMIZE TABLE llm_interaction_logs FINAL")
+        assert plain.fetch_all(count)[0]["n"] == 1
+    finally:
+        plain.execute(f"DROP DATABASE IF EXISTS {name}")
+        final.close()
+        plain.close()

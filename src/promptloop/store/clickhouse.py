@@ -136,11 +136,13 @@ def open_clickhouse(url: str) -> ClickHouseStore:
         parts = urlsplit(url)
         path = url.removeprefix("chdb://").split("?", 1)[0] or ":memory:"
         options = _options(dict(parse_qsl(parts.query)), DEFAULT_DATABASE)
-        return ClickHouseStore(url, ChdbEngine(path, options.database), options)
+        settings = {"final": 1} if options.final else {}
+        return ClickHouseStore(url, ChdbEngine(path, options.database, settings), options)
     address = parse_server_url(url)
     options = _options(address.options, address.database)
     settings = {"final": 1} if options.final else {}
-    return ClickHouseStore(url, HttpEngine(address, settings), options)
+    cluster = options.cluster.cluster if options.cluster else None
+    return ClickHouseStore(url, HttpEngine(address, settings, cluster), options)
 
 
 @functools.cache

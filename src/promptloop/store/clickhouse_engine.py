@@ -59,7 +59,7 @@ class Engine(Protocol):
 class _Connection:
     """One chdb connection, shared by every store open on the same database."""
 
-    def __init__(self, path: str, database: str) -> None:
+    def __init__(self, path: str, database: str, settings: Mapping[str, Any]) -> None:
         import chdb
 
         try:
@@ -68,7 +68,7 @@ class _Connection:
             raise StoreError(f"cannot open chdb at {path}: {exc}") from exc
         self.lock = threading.Lock()
         self.users = 0
-        for name, value in QUERY_SETTINGS.items():
+        for name, value in {**QUERY_SETTINGS, **settings}.items():
             shown = f"'{value}'" if isinstance(value, str) else str(value)
             self.run(f"SET {name} = {shown}")
         self.run(f"CREATE DATABASE IF NOT EXISTS `{database}`")
@@ -102,7 +102,7 @@ class ChdbEngine:
     queries, and its first query warms the engine up); the last to close closes it.
     """
 
-    def __init__(self, path: str, database: str) -> None:
+    def __init__(self, path: str, database: str, settings: Mapping[str, Any] | None = None) -> None:
         global _engine_path
         self.path = path if path == ":memory:" else str(Path(path).resolve())
         self.database = database
@@ -115,10 +115,12 @@ class ChdbEngine:
                 )
             if self.path != ":memory:":
                 Path(self.path).mkdir(parents=True, exist_ok=True)
-            shared = _connections.get(database)
+            # Stores with the same database and settings share a connection.
+            self._key = f"{database}?{sorted((settings or {}).items())}"
+            shared = _connections.get(self._key)
             if shared is None:
-                shared = _Connection(self.path, database)
-                _connections[database] = shared
+                shared = _Connection(self.path, database, settings or {})
+                _connections[self._key] = shared
                 _engine_path = self.path
             shared.users += 1
         self._shared = shared
@@ -159,7 +161,7 @@ class ChdbEngine:
         with _registry_lock:
             self._shared.users -= 1
             if self._shared.users == 0:
-                _connections.pop(self.database, None)
+                _connections.pop(self._key, None)
                 with self._shared.lock:
                     self._shared.conn.close()
 
@@ -194,7 +196,12 @@ def parse_server_url(url: str) -> ServerAddress:
 class HttpEngine:
     """A ClickHouse server (or a cluster's entry node) through clickhouse-connect."""
 
-    def __init__(self, address: ServerAddress, settings: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        address: ServerAddress,
+        settings: Mapping[str, Any] | None = None,
+        cluster: str | None = None,
+    ) -> None:
         import clickhouse_connect
         from clickhouse_connect.driver.exceptions import ClickHouseError
 
@@ -208,7 +215,8 @@ class HttpEngine:
                 password=address.password,
                 secure=address.secure,
             )
-            bootstrap.command(f"CREATE DATABASE IF NOT EXISTS `{address.database}`")
+            on_cluster = f" ON CLUSTER {cluster}" if cluster else ""
+            bootstrap.command(f"CREATE DATABASE IF NOT EXISTS `{address.database}`{on_cluster}")
             bootstrap.close()
             self._client = clickhouse_connect.get_client(
                 host=address.host,
