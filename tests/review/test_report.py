@@ -240,7 +240,8 @@ def test_the_random_sample_estimate_counts_each_item_once_and_says_how_far_along
         workflow.label_interaction(duck, ident, "ann", label, settings, now=NOW)
         # a second reviewer disagrees: the estimate takes each item's first label
         other = parse_label({"verdict": "good" if n == 0 else "bad"})
-        workflow.label_interaction(duck, ident, "bob", other, settings, now=NOW)
+        later = NOW + timedelta(minutes=1)
+        workflow.label_interaction(duck, ident, "bob", other, settings, now=later)
     from promptloop.review import queue
 
     queue.enqueue(duck, settings, rules=["random_sample"], now=NOW)

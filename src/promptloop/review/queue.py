@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from promptloop.analytics.queries import LIST_COLUMNS, get_interaction
+from promptloop.analytics.queries import LIST_COLUMNS, feedback_for
 from promptloop.core.enums import FeedbackSource
 from promptloop.core.records import as_utc, utc_now
 from promptloop.exceptions import ConflictError, NotFoundError
@@ -186,9 +186,11 @@ def enqueue_interaction(
 
 # ---------------------------------------------------------------------------- claiming
 
+# Open, not labelled by this reviewer, and free (nobody holds it, the claim expired, or this
+# reviewer holds it already: claiming it again resumes it and extends the claim).
 _CLAIMABLE = """
     i.status = 'open'
-    AND (i.claimed_by IS NULL OR i.claim_expires_at <= :now)
+    AND (i.claimed_by IS NULL OR i.claim_expires_at <= :now OR i.claimed_by = :reviewer)
     AND NOT EXISTS (
         SELECT 1 FROM review_labels x WHERE x.item_id = i.item_id AND x.reviewer = :reviewer
     )
@@ -222,9 +224,6 @@ def claim_next(
     reviewer = check_reviewer(reviewer)
     settings = settings or ReviewSettings()
     now = as_utc(now or utc_now())
-    held = _held(store, reviewer, now, exclude)
-    if held is not None:
-        return held
     for _ in range(_MAX_ATTEMPTS):
         token = str(uuid.uuid4())
         params: dict[str, Any] = {
@@ -242,10 +241,13 @@ def claim_next(
             WHERE item_id = (
                 SELECT i.item_id FROM review_items i
                 WHERE {_CLAIMABLE}{excluded}
-                ORDER BY i.priority DESC, i.enqueued_at, i.item_id
+                ORDER BY CASE WHEN i.claimed_by = :reviewer AND i.claim_expires_at > :now
+                              THEN 0 ELSE 1 END,
+                         i.priority DESC, i.enqueued_at, i.item_id
                 LIMIT 1{lock}
             )
-            AND status = 'open' AND (claimed_by IS NULL OR claim_expires_at <= :now)
+            AND status = 'open'
+            AND (claimed_by IS NULL OR claim_expires_at <= :now OR claimed_by = :reviewer)
             """,
             params,
         )
@@ -255,24 +257,6 @@ def claim_next(
         if not _any_claimable(store, reviewer, now, exclude):
             return None
     raise ConflictError("the queue is too busy: no item could be claimed, try again")
-
-
-def _held(
-    store: Store, reviewer: str, now: datetime, exclude: Sequence[str]
-) -> dict[str, Any] | None:
-    params: dict[str, Any] = {"reviewer": reviewer, "now": now}
-    rows = store.fetch_all(
-        f"""
-        SELECT i.* FROM review_items i
-        WHERE i.status = 'open' AND i.claimed_by = :reviewer AND i.claim_expires_at > :now
-          AND NOT EXISTS (
-              SELECT 1 FROM review_labels x WHERE x.item_id = i.item_id AND x.reviewer = :reviewer
-          ){_excluded(exclude, params)}
-        ORDER BY i.claimed_at, i.item_id LIMIT 1
-        """,
-        params,
-    )
-    return _item(rows[0]) if rows else None
 
 
 def _any_claimable(store: Store, reviewer: str, now: datetime, exclude: Sequence[str]) -> bool:
@@ -405,26 +389,42 @@ def queue_counts(store: Store) -> dict[str, Any]:
 
 def item_view(store: Store, item: dict[str, Any]) -> dict[str, Any]:
     """What a reviewer sees: the item, its interaction, its whole session, its feedback, and
-    the label form's pre-filled values (the category a user picked in the widget)."""
-    interaction = get_interaction(store, item["interaction_id"]) or {
-        "interaction_id": item["interaction_id"],
-        "missing": True,
-        "feedback": [],
-    }
-    feedback = interaction.pop("feedback", [])
+    the label form's pre-filled values (the category a user picked in the widget).
+
+    Three queries with a session (the interaction, the session's turns, the session's
+    feedback, the item's own among it), two without: this is on the path of every "next".
+    """
+    ident = item["interaction_id"]
+    rows = store.fetch_all(
+        "SELECT * FROM llm_interaction_logs WHERE interaction_id = :id", {"id": ident}
+    )
+    interaction = rows[0] if rows else {"interaction_id": ident, "missing": True}
+    session_id = interaction.get("session_id")
+    if session_id:
+        events = store.fetch_all(
+            """
+            SELECT f.* FROM feedback_events f
+            JOIN llm_interaction_logs l ON l.interaction_id = f.interaction_id
+            WHERE l.session_id = :session ORDER BY f.timestamp, f.feedback_id
+            """,
+            {"session": session_id},
+        )
+        feedback = [event for event in events if event["interaction_id"] == ident]
+        session = _session(store, session_id, ident, events)
+    else:
+        feedback, session = feedback_for(store, ident), []
     return {
         "item": item,
         "interaction": interaction,
         "feedback": feedback,
-        "session": _session(store, interaction),
+        "session": session,
         "prefill": prefill(feedback),
     }
 
 
-def _session(store: Store, interaction: dict[str, Any]) -> list[dict[str, Any]]:
-    session_id = interaction.get("session_id")
-    if not session_id:
-        return []
+def _session(
+    store: Store, session_id: str, current: str, events: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
     columns = ", ".join(f"l.{name}" for name in LIST_COLUMNS if name != "metadata")
     turns = store.fetch_all(
         f"""
@@ -433,21 +433,13 @@ def _session(store: Store, interaction: dict[str, Any]) -> list[dict[str, Any]]:
         """,
         {"session": session_id},
     )
-    signals = store.fetch_all(
-        """
-        SELECT f.interaction_id, f.feedback_type, f.category, f.source FROM feedback_events f
-        JOIN llm_interaction_logs l ON l.interaction_id = f.interaction_id
-        WHERE l.session_id = :session ORDER BY f.timestamp, f.feedback_id
-        """,
-        {"session": session_id},
-    )
     by_turn: dict[str, list[str]] = {}
-    for row in signals:
-        label = row["feedback_type"] + (f":{row['category']}" if row["category"] else "")
-        by_turn.setdefault(row["interaction_id"], []).append(label)
+    for event in events:
+        label = event["feedback_type"] + (f":{event['category']}" if event["category"] else "")
+        by_turn.setdefault(event["interaction_id"], []).append(label)
     for turn in turns:
         turn["signals"] = by_turn.get(turn["interaction_id"], [])
-        turn["current"] = turn["interaction_id"] == interaction["interaction_id"]
+        turn["current"] = turn["interaction_id"] == current
     return turns
 
 
