@@ -23,6 +23,10 @@ from promptloop.store.base import Store
 router = APIRouter(prefix="/v1/evals", tags=["evals"], dependencies=[Depends(require_api_key)])
 
 SAFE_PROVIDER_PREFIXES = ("openai:", "anthropic:", "echo")
+MAX_DECISIONS = 1000  # items per request: each is read and written on its own
+ItemId = Annotated[
+    str, Field(min_length=6, max_length=64, description="an item ID or its 6+ first characters")
+]
 Split = Literal["dev", "holdout", "all"]
 
 
@@ -62,7 +66,7 @@ class BuildRequest(BaseModel):
 
 
 class DecisionRequest(BaseModel):
-    item_ids: list[str] = Field(min_length=1, max_length=10_000)
+    item_ids: list[ItemId] = Field(min_length=1, max_length=MAX_DECISIONS)
     status: Literal["accepted", "rejected"]
     by: str = Field(min_length=1, max_length=200)
     expected: str | None = Field(default=None, description="the expected property, in words")
