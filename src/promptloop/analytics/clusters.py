@@ -235,7 +235,7 @@ def _run_scope(
         old_id: {**(old_row["stats"] or {}), "successor_id": new_id}
         for new_id, (old_id, old_row) in inherited.items()
     }
-    records.swap(store, scope, run_id, successors)
+    records.swap(store, scope, run_id, successors, utc_now())
     refresh(store, scope, s.signals, until, s.weeks)
     return {
         **scope.as_dict(),

@@ -407,7 +407,8 @@ CREATE TABLE IF NOT EXISTS eval_holdout_access (
 
 def _rollup_ddl(dialect: str, text: str, double: str) -> tuple[str, ...]:
     """Migration 6: the per-interaction signal rollup (store/rollup.py), filled from the
-    rows already stored. DuckDB scans it with zonemaps; PostgreSQL gets the range indexes."""
+    rows already stored (DuckDB scans it with zonemaps; PostgreSQL gets the range indexes);
+    and failure_clusters.activated_at, so half-written cluster runs can be told apart."""
     indexes = (
         (
             "CREATE INDEX IF NOT EXISTS ix_signals_version_ts"
@@ -419,7 +420,13 @@ def _rollup_ddl(dialect: str, text: str, double: str) -> tuple[str, ...]:
         if dialect == "postgresql"
         else ()
     )
-    return (rollup.ddl(text, double), *indexes, rollup.populate_sql(dialect))
+    # When a cluster run's result was made active (NULL: written by a run killed before its
+    # swap; the next run of the scope deletes those). Existing clusters all were.
+    clusters = (
+        "ALTER TABLE failure_clusters ADD COLUMN activated_at TIMESTAMPTZ",
+        "UPDATE failure_clusters SET activated_at = created_at",
+    )
+    return (rollup.ddl(text, double), *indexes, rollup.populate_sql(dialect), *clusters)
 
 
 MIGRATIONS: tuple[Migration, ...] = (

@@ -80,18 +80,43 @@ def insert_members(
     return stored
 
 
-def swap(store: Store, scope: Scope, run_id: str, successors: Mapping[str, dict[str, Any]]) -> None:
+def swap(
+    store: Store,
+    scope: Scope,
+    run_id: str,
+    successors: Mapping[str, dict[str, Any]],
+    activated_at: datetime,
+) -> None:
     """Atomically make ``run_id``'s clusters the scope's active ones: the old ones become
-    inactive (kept, with their successor noted in ``stats``) and lose their members."""
+    inactive (kept, with their successor noted in ``stats``) and lose their members.
+
+    Clusters that were written but never activated (a run killed before its swap) are
+    deleted with their members: they never were a result, and a rerun replaces them."""
     condition, params = scope.on_clusters()
     bare, _ = scope.on_clusters(alias="")
+    never_activated = (
+        f"SELECT c.cluster_id FROM failure_clusters c WHERE c.activated_at IS NULL"
+        f" AND c.run_id <> :run_id AND {condition}"
+    )
     statements: list[tuple[str, Mapping[str, Any]]] = [
+        (
+            f"DELETE FROM cluster_members WHERE cluster_id IN ({never_activated})",
+            {**params, "run_id": run_id},
+        ),
+        (
+            f"DELETE FROM failure_clusters WHERE activated_at IS NULL AND run_id <> :run_id"
+            f" AND {bare}",
+            {**params, "run_id": run_id},
+        ),
         (
             f"UPDATE failure_clusters SET active = FALSE "
             f"WHERE active AND run_id <> :run_id AND {bare}",
             {**params, "run_id": run_id},
         ),
-        ("UPDATE failure_clusters SET active = TRUE WHERE run_id = :run_id", {"run_id": run_id}),
+        (
+            "UPDATE failure_clusters SET active = TRUE, activated_at = :at WHERE run_id = :run_id",
+            {"run_id": run_id, "at": activated_at},
+        ),
         (
             "DELETE FROM cluster_members WHERE cluster_id IN (SELECT c.cluster_id FROM "
             f"failure_clusters c WHERE NOT c.active AND {condition})",
