@@ -24,7 +24,7 @@ from typing import Any
 from promptloop.analytics.queries import LIST_COLUMNS, feedback_for
 from promptloop.core.enums import FeedbackSource
 from promptloop.core.records import as_utc, utc_now
-from promptloop.exceptions import ConflictError, NotFoundError
+from promptloop.exceptions import ConfigError, ConflictError, NotFoundError
 from promptloop.review.config import RULE_NAMES, ReviewSettings
 from promptloop.review.rules import RULES, Candidate, Window, sampled
 from promptloop.store.base import Store
@@ -44,6 +44,18 @@ def double_labelled(item_id: str, share: float) -> bool:
     """Hash-based, so the same items are picked whatever the order of enqueueing."""
     digest = hashlib.sha256(f"double:{item_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
+TRANSACTIONAL_DIALECTS = ("duckdb", "postgresql")
+
+
+def require_transactions(store: Store) -> None:
+    """Claims and labels are compare-and-set UPDATEs inside transactions: SQL stores only."""
+    if store.dialect not in TRANSACTIONAL_DIALECTS:
+        raise ConfigError(
+            f"the review queue needs DuckDB or PostgreSQL (transactional updates); this store "
+            f"is {store.dialect}: run the queue on a DuckDB or PostgreSQL store"
+        )
 
 
 def check_reviewer(reviewer: str | None) -> str:
@@ -68,6 +80,7 @@ def enqueue(
 ) -> dict[str, Any]:
     """Run the queue rules over the last ``days`` days; return what each found and added."""
     settings = settings or ReviewSettings()
+    require_transactions(store)
     if days <= 0:
         raise ValueError("days: must be positive")
     chosen = list(rules) if rules else [name for name in RULES if settings.enabled(name)]
@@ -222,6 +235,7 @@ def claim_next(
     dashboard prefetches the one after the current one).
     """
     reviewer = check_reviewer(reviewer)
+    require_transactions(store)
     settings = settings or ReviewSettings()
     now = as_utc(now or utc_now())
     for _ in range(_MAX_ATTEMPTS):
@@ -278,6 +292,7 @@ def claim_item(
 ) -> dict[str, Any]:
     """Claim one named item (compare-and-set); ConflictError if someone else holds it."""
     reviewer = check_reviewer(reviewer)
+    require_transactions(store)
     settings = settings or ReviewSettings()
     now = as_utc(now or utc_now())
     item = get_item(store, item_id)
