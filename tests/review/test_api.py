@@ -173,3 +173,14 @@ def test_review_next_reads_single_keys_from_a_pipe(
         {"verdict": "good", "category": "wrong", "severity": None, "fixability": None},
     ]
     assert held[0]["n"] == 0
+
+
+def test_the_review_api_answers_401_json_when_logged_out(
+    seeded: tuple[Store, list[str]], tmp_path: Path
+) -> None:
+    store, _ = seeded
+    with _client(store, tmp_path, dashboard_password="review-pw") as client:
+        answer = client.post("/review/api/next", json={"reviewer": "kim"}, follow_redirects=False)
+        assert answer.status_code == 401 and answer.json()["error"] == "unauthorized"
+        page = client.get("/review", follow_redirects=False)
+        assert page.status_code == 303 and page.headers["location"] == "/login?next=/review"

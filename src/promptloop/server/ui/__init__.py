@@ -38,7 +38,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     @app.exception_handler(pages.LoginRequired)
     async def _login_required(request: Request, _: pages.LoginRequired) -> Response:
         path = request.url.path
-        if wants_json(request) or "/export." in path:
+        if wants_json(request) or "/export." in path or path.startswith("/review/api/"):
             return JSONResponse(
                 {"error": "unauthorized", "message": "log in to the dashboard first"},
                 status_code=401,
