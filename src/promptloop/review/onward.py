@@ -24,6 +24,7 @@ from typing import Any
 from promptloop.analytics.triage import set_triage
 from promptloop.core.enums import FeedbackSource, FeedbackType
 from promptloop.core.records import FeedbackEvent, as_utc, utc_now
+from promptloop.exceptions import PromptloopError
 from promptloop.store.base import Store
 
 ANNOTATORS = "annotators"  # who ``set_triage`` records for a class confirmed by labels
@@ -125,19 +126,23 @@ def accept_dataset_candidates(
     expected = expected_of(label)
     if expected is None:
         return {"available": True, "accepted": [], "reason": "an unsure label accepts nothing"}
-    accepted = []
+    accepted, failed = [], []
     for candidate in module.candidates_for_interaction(store, label["interaction_id"]):
         if candidate.get("status") != "candidate":
             continue
-        module.accept_candidate(
-            store,
-            str(candidate["item_id"]),
-            expected=expected,
-            reference=reference_of(label, raw_output),
-            accepted_by=f"{label['reviewer']} (review)",
-        )
+        try:
+            module.accept_candidate(
+                store,
+                str(candidate["item_id"]),
+                expected=expected,
+                reference=reference_of(label, raw_output),
+                accepted_by=f"{label['reviewer']} (review)",
+            )
+        except (ValueError, PromptloopError) as exc:  # the label stays stored: say why
+            failed.append({"item_id": str(candidate["item_id"]), "error": str(exc)})
+            continue
         accepted.append(str(candidate["item_id"]))
-    return {"available": True, "accepted": accepted}
+    return {"available": True, "accepted": accepted, "failed": failed}
 
 
 def flow_onward(store: Store, label: dict[str, Any], raw_output: str | None) -> dict[str, Any]:
