@@ -511,6 +511,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         statements={
             "duckdb": _rollup_ddl("duckdb", "VARCHAR", "DOUBLE"),
             "postgresql": _rollup_ddl("postgresql", "TEXT", "DOUBLE PRECISION"),
+            # The rollup table exists for parity; ClickHouse analytics read the tables.
+            "clickhouse": _clickhouse(_rollup_ddl("duckdb", "VARCHAR", "DOUBLE")),
         },
     ),
     Migration(
