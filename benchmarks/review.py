@@ -143,6 +143,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--interactions", type=int, default=20_000)
     ap.add_argument("--items", type=int, default=40)
     ap.add_argument("--rounds", type=int, default=30)
+    ap.add_argument(
+        "--no-write", action="store_true", help="only print (benchmarks/run.py writes the file)"
+    )
     args = ap.parse_args(argv)
 
     from tests.ui.conftest import LiveServer, make_app
@@ -173,8 +176,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "api_next_within_target": api["next_ms"]["p95"] < TARGET_MS,
         "prefetch_speedup_p50": C.ratio(api["next_ms"]["p50"], browser["next_item_ms"]["p50"]),
     }
-    path = C.write_result("review", result)
-    C.log(f"wrote {path}")
+    if not args.no_write:
+        C.log(f"wrote {C.write_result('review', result)}")
     C.emit(result)
     return result
 

@@ -16,6 +16,8 @@ Selections (``--only``, comma-separated; default all):
            1M store (benchmarks/alerts.py)
   clusters planted failure modes recovered (precision, recall), clustering time for 100k
            inputs, priority query latency on the 1M store (benchmarks/clusters.py)
+  review   the next review item on screen (prefetched) vs the claim round trip, keyboard
+           items/min in Chromium (benchmarks/review.py)
   peers    the peer cases of the selected benches (alone: all peer cases)
   backends (only when named) ingest and the queries on ClickHouse (chdb), DuckDB and
            PostgreSQL at 10M interactions (benchmarks/backends.py; --quick: 100k)
@@ -46,7 +48,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C
 
-ALL = ("sdk", "ingest", "queries", "alerts", "clusters", "peers")
+ALL = ("sdk", "ingest", "queries", "alerts", "clusters", "review", "peers")
 OPTIONAL = ("backends",)  # long (10M rows per engine): run when named in --only
 SDK_TARGET_P50_US = 10.0
 SDK_TARGET_P99_US = 100.0
@@ -583,6 +585,8 @@ def main(argv: list[str] | None = None) -> int:
         n_steps += 1
     if "backends" in sel:
         n_steps += 1
+    if "review" in sel:
+        n_steps += 1
 
     def do_sdk(r: Runner) -> None:
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in sdk_list}
@@ -672,6 +676,19 @@ def main(argv: list[str] | None = None) -> int:
         written.append(str(C.write_result(f"clusters{suffix}", res, date)))
         summary["clusters"] = summarize_clusters(res)
 
+    def do_review(r: Runner) -> None:
+        argv = [sys.executable, str(C.BENCH_DIR / "review.py"), "--no-write"]
+        if a.quick:
+            argv += ["--interactions", "5000", "--items", "20", "--rounds", "10"]
+        res = r.run("review", argv, timeout=1800)
+        written.append(str(C.write_result(f"review{suffix}", res, date)))
+        summary["review"] = {
+            "next_item_ms": (res.get("browser") or {}).get("next_item_ms"),
+            "items_per_minute": (res.get("browser") or {}).get("items_per_minute"),
+            "api_next_ms": (res.get("api") or {}).get("next_ms"),
+            "next_item_within_target": res.get("next_item_within_target"),
+        }
+
     def do_backends(r: Runner) -> None:
         argv = [sys.executable, str(C.BENCH_DIR / "backends.py")]
         if a.quick:
@@ -694,6 +711,8 @@ def main(argv: list[str] | None = None) -> int:
         plan.append(("alerts", do_alerts))
     if "clusters" in sel and not a.peers_only:
         plan.append(("clusters", do_clusters))
+    if "review" in sel and not a.peers_only:
+        plan.append(("review", do_review))
     if "backends" in sel:
         plan.append(("backends", do_backends))
 
