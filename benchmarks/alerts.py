@@ -80,6 +80,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--feedback", type=int, default=None)
     ap.add_argument("--runs", type=int, default=15, help="timed check() runs")
     ap.add_argument("--no-store", action="store_true", help="skip the check() timing")
+    ap.add_argument(
+        "--check-only", action="store_true", help="only the check() timing on the 1M store"
+    )
     ap.add_argument("--rebuild", action="store_true", help="rebuild the queries store")
     ap.add_argument(
         "--cache-dir", default=str(Path(tempfile.gettempdir()) / "promptloop-bench-cache")
@@ -444,6 +447,12 @@ def main(argv: list[str] | None = None) -> None:
         },
         "change": {"from": P0, "to": P1},
     }
+    if a.check_only:
+        C.log("check() on the queries store")
+        result["check_latency"] = check_latency(a)
+        result["seconds"] = round(time.monotonic() - started, 1)
+        C.emit(result)
+        return
     ideal = Design.for_rates(P0, RULE.lift, settings.arl0)
     result["design_at_true_rate"] = {
         **ideal.as_dict(),
