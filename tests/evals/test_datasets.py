@@ -207,3 +207,30 @@ def test_promptfoo_export_is_a_tests_file(store: Store) -> None:
     assert test["vars"] == {"user_input": "How do I fix it?"}
     assert test["assert"] == [{"type": "llm-rubric", "value": "Asks a clarifying question."}]
     assert test["metadata"]["item_id"]
+
+
+def test_decisions_in_bulk_report_each_failure(store: Store) -> None:
+    _seed(store)
+    datasets.build_dataset(store, "bulk", DatasetQuery(source="all", feature="support"))
+    ids = [row["item_id"] for row in datasets.items(store, "bulk", 1, splits=("dev", "holdout"))]
+    done, errors = datasets.decide_many(
+        store,
+        [ids[0][:7], ids[1], ids[1], "000000", "abc"],
+        "accepted",
+        by="ana",
+        expected="Answers directly.",
+    )
+    assert [row["item_id"] for row in done] == [ids[0], ids[1]]
+    assert all(
+        row["status"] == "accepted" and row["expected"] == "Answers directly." for row in done
+    )
+    assert errors == [
+        {"item_id": "000000", "message": "no dataset item 000000"},
+        {"item_id": "abc", "message": "no dataset item abc"},
+    ]
+    candidates = [
+        r["item_id"]
+        for r in datasets.items(store, "bulk", 1, status="candidate", splits=("dev", "holdout"))
+    ]
+    done, errors = datasets.decide_many(store, candidates, "accepted", by="ana")
+    assert done == [] and all(e["message"].startswith("expected:") for e in errors)

@@ -453,6 +453,38 @@ def item(store: Store, item_id: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------- curation
 
 
+def _decision(
+    current: Mapping[str, Any],
+    status: str,
+    by: str,
+    expected: str | None,
+    assertions: list[dict[str, Any]],
+    reference: str | None,
+) -> tuple[str, dict[str, Any]]:
+    """The UPDATE for one decision; ``ValueError`` when accepting without a property."""
+    if status == "accepted" and not (
+        expected or assertions or current.get("expected") or current.get("assertions")
+    ):
+        raise ValueError(
+            "expected: accepting a candidate needs an expected property "
+            "(a sentence for the judge, or an assertion such as not-contains)"
+        )
+    return (
+        "UPDATE eval_items SET status = :status, accepted_by = :by, accepted_at = :at,"
+        " expected = :expected, assertions = :assertions, reference = :reference"
+        " WHERE item_id = :id",
+        {
+            "status": status,
+            "by": by,
+            "at": utc_now(),
+            "expected": expected if expected is not None else current.get("expected"),
+            "assertions": dumps(assertions or current.get("assertions") or []),
+            "reference": reference if reference is not None else current.get("reference"),
+            "id": current["item_id"],
+        },
+    )
+
+
 def set_status(
     store: Store,
     item_id: str,
@@ -471,30 +503,71 @@ def set_status(
     if status not in ("accepted", "rejected"):
         raise ValueError("status: must be accepted or rejected")
     current = item(store, item_id)
-    item_id = str(current["item_id"])
     checked = [dict(spec) for spec in assertions]
-    if status == "accepted":
-        has_property = expected or checked or current.get("expected") or current.get("assertions")
-        if not has_property:
-            raise ValueError(
-                "expected: accepting a candidate needs an expected property "
-                "(a sentence for the judge, or an assertion such as not-contains)"
-            )
-    store.execute(
-        "UPDATE eval_items SET status = :status, accepted_by = :by, accepted_at = :at,"
-        " expected = :expected, assertions = :assertions, reference = :reference"
-        " WHERE item_id = :id",
-        {
-            "status": status,
-            "by": by,
-            "at": utc_now(),
-            "expected": expected if expected is not None else current.get("expected"),
-            "assertions": dumps(checked or current.get("assertions") or []),
-            "reference": reference if reference is not None else current.get("reference"),
-            "id": item_id,
-        },
-    )
-    return item(store, item_id)
+    store.transaction([_decision(current, status, by, expected, checked, reference)])
+    return item(store, str(current["item_id"]))
+
+
+def _resolve_many(store: Store, references: Sequence[str]) -> dict[str, dict[str, Any] | str]:
+    """Each reference's item (full ID or unique 6+ character prefix), or why not: two queries
+    per 500 references, however many there are."""
+    wanted = list(dict.fromkeys(references))
+    found: dict[str, dict[str, Any] | str] = {}
+    for chunk in _chunks(wanted):
+        marks, params = _in_clause(chunk)
+        for row in store.fetch_all(f"SELECT * FROM eval_items WHERE item_id IN ({marks})", params):
+            found[str(row["item_id"])] = plain(row, JSON_COLUMNS)
+    prefixes = [ref for ref in wanted if ref not in found and len(ref) >= 6]
+    candidates: list[dict[str, Any]] = []
+    for chunk in _chunks(sorted({ref[:6] for ref in prefixes})):
+        marks, params = _in_clause(chunk)
+        candidates += store.fetch_all(
+            f"SELECT * FROM eval_items WHERE substr(item_id, 1, 6) IN ({marks})", params
+        )
+    for ref in wanted:
+        if ref in found:
+            continue
+        matching = [row for row in candidates if str(row["item_id"]).startswith(ref)]
+        if len(matching) == 1 and len(ref) >= 6:
+            found[ref] = plain(matching[0], JSON_COLUMNS)
+        elif len(matching) > 1:
+            found[ref] = f"item: {ref!r} is the start of more than one item ID"
+        else:
+            found[ref] = f"no dataset item {ref}"
+    return {ref: found[ref] for ref in wanted}
+
+
+def decide_many(
+    store: Store,
+    references: Sequence[str],
+    status: str,
+    *,
+    by: str,
+    expected: str | None = None,
+    assertions: Sequence[Mapping[str, Any]] = (),
+    reference: str | None = None,
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """Accept or reject many items in one transaction; each one that cannot be is reported
+    (the others are stored)."""
+    if status not in ("accepted", "rejected"):
+        raise ValueError("status: must be accepted or rejected")
+    checked = [dict(spec) for spec in assertions]
+    resolved = _resolve_many(store, references)
+    statements, decided, errors = [], [], []
+    for ref, current in resolved.items():
+        if isinstance(current, str):
+            errors.append({"item_id": ref, "message": current})
+            continue
+        try:
+            statements.append(_decision(current, status, by, expected, checked, reference))
+        except ValueError as exc:
+            errors.append({"item_id": ref, "message": str(exc)})
+            continue
+        decided.append(str(current["item_id"]))
+    if statements:
+        store.transaction(statements)
+    after = _resolve_many(store, decided)
+    return [row for row in after.values() if isinstance(row, dict)], errors
 
 
 def candidates_for_interaction(store: Store, interaction_id: str) -> list[dict[str, Any]]:

@@ -12,7 +12,6 @@ from typing import Any
 from promptloop.core.records import as_utc
 from promptloop.evals import datasets, formats, holdout, planning, promote, reports, runner
 from promptloop.evals.datasets import DatasetQuery
-from promptloop.exceptions import ConflictError, NotFoundError
 from promptloop.store.base import Store
 
 MAX_SHOWN = 1000
@@ -110,22 +109,15 @@ def decide(
     reference: str | None = None,
 ) -> dict[str, Any]:
     """Accept or reject items; each failure is reported, the others are stored."""
-    done, errors = [], []
-    for item_id in item_ids:
-        try:
-            done.append(
-                datasets.set_status(
-                    store,
-                    item_id,
-                    status,
-                    by=by,
-                    expected=expected,
-                    assertions=assertions,
-                    reference=reference,
-                )
-            )
-        except (ValueError, NotFoundError, ConflictError) as exc:
-            errors.append({"item_id": item_id, "message": str(exc)})
+    done, errors = datasets.decide_many(
+        store,
+        item_ids,
+        status,
+        by=by,
+        expected=expected,
+        assertions=assertions,
+        reference=reference,
+    )
     return as_json({"items": done, "errors": errors})
 
 
