@@ -57,7 +57,7 @@ class TrackedCall:
         self,
         client: Client,
         ctx: CallContext,
-        *,
+        # Positional too: ``track`` passes them by position (cheaper on its hot path).
         feature: str | None = None,
         prompt_name: str | None = None,
         prompt_version: str | None = None,

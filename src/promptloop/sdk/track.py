@@ -141,15 +141,15 @@ class Tracker:
         call = TrackedCall(
             client,
             _CONTEXT.get(),
-            feature=self.feature,
-            prompt_name=self.prompt_name,
-            prompt_version=self.prompt_version,
-            prompt_hash=self.prompt_hash,
-            model=self.model,
-            system_prompt=system_prompt or self.system_prompt,
-            user_input=user_input,
-            metadata=self.metadata,
-            parent_interaction_id=parent_interaction_id or self.parent_interaction_id,
+            self.feature,
+            self.prompt_name,
+            self.prompt_version,
+            self.prompt_hash,
+            self.model,
+            system_prompt or self.system_prompt,
+            user_input,
+            self.metadata,
+            parent_interaction_id or self.parent_interaction_id,
         )
         call._token = ACTIVE_CALL.set(call)  # call.activate(), inlined: this is the hot path
         if self.prompt is not None:
