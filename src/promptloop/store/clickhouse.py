@@ -541,9 +541,7 @@ class ClickHouseStore:
         return self._insert_rows(table, rows, on_conflict="nothing")
 
     def _write(self, write: WritePlan, params: Mapping[str, Any]) -> None:
-        self._apply_write(write, bind(write.where, params), params)
-
-    def _apply_write(self, write: WritePlan, where: str, params: Mapping[str, Any]) -> None:
+        where = bind(write.where, params)
         cluster = self.options.cluster
         if write.kind == "delete":
             if cluster is None:
