@@ -500,7 +500,12 @@ def outage_figures(
         outage_seconds = time.monotonic() - started
         stats_down = dict(client.stats())
         collector.up()
-        client.flush(timeout=300)
+        # The sender replays at most 100 spool files a round (live traffic goes first): let
+        # it run rounds until the spool is empty, as it would on its own schedule.
+        for _ in range(1000):
+            client.flush(timeout=300)
+            if not any(spool.rglob("*.jsonl")):
+                break
         arrived = Counter(record["interaction_id"] for record in collector.interactions())
         stats = dict(client.stats())
         promptloop.shutdown(timeout=30)
