@@ -272,17 +272,9 @@ def top_negative_inputs(
     )
 
 
-def _top_negative_on_rollup(
-    store: Store, condition: str, params: dict[str, Any], limit: int
-) -> list[dict[str, Any]]:
-    """``top_negative_inputs`` on the rollup: group the negatively signalled interactions
-    by the key of their normalised input (narrow rows), rank the groups, and read the text
-    of the winners only. Ties at the cut are all kept (rank), then ordered by the text, so
-    the result equals grouping on the text itself."""
-    return store.fetch_all(
-        f"""
+_NEGATIVE_GROUPS = """
         WITH negative AS (
-            SELECT s.interaction_id, s.timestamp, s.input_key, s.prompt_version,
+            SELECT s.interaction_id, s.input_key, s.exact_key, s.prompt_version,
                    s.negative_events, s.last_negative_at
             FROM interaction_signals s
             WHERE {condition} AND s.negative_events > 0 AND s.input_key IS NOT NULL
@@ -299,27 +291,102 @@ def _top_negative_on_rollup(
                 FROM grouped g
             ) t WHERE r <= :limit
         ),
+        members AS (
+            SELECT n.input_key, n.exact_key, n.interaction_id, n.prompt_version
+            FROM negative n JOIN ranked k ON k.input_key = n.input_key
+        ),
+        versions AS (
+            SELECT input_key, count(DISTINCT prompt_version) AS prompt_versions
+            FROM members GROUP BY input_key
+        ),
+        variants AS (
+            SELECT input_key, min(interaction_id) AS interaction_id
+            FROM members GROUP BY input_key, exact_key
+        )"""
+
+
+def _top_negative_on_rollup(
+    store: Store, condition: str, params: dict[str, Any], limit: int
+) -> list[dict[str, Any]]:
+    """``top_negative_inputs`` on the rollup: group the negatively signalled interactions
+    by the key of their normalised input (narrow rows), rank the groups, and read the text
+    of the winners only: one interaction per distinct exact input (``exact_key``) is
+    enough for the smallest spelling. Ties at the cut are all kept (rank), then ordered by
+    the text, so the result equals grouping on the text itself."""
+    groups = _NEGATIVE_GROUPS.format(condition=condition)
+    if store.dialect == "duckdb":
+        return _top_negative_by_lookup(store, groups, {**params, "limit": limit}, limit)
+    return store.fetch_all(
+        f"""{groups},
         texts AS (
-            SELECT n.input_key, min(lower(trim(l.user_input))) AS normalized_input,
-                   min(l.user_input) AS example_input,
-                   count(DISTINCT n.prompt_version) AS prompt_versions
-            FROM negative n
-            JOIN ranked k ON k.input_key = n.input_key
-            JOIN llm_interaction_logs l
-              ON l.interaction_id = n.interaction_id AND l.timestamp = n.timestamp
-            GROUP BY n.input_key
+            SELECT v.input_key, min(lower(trim(l.user_input))) AS normalized_input,
+                   min(l.user_input) AS example_input
+            FROM variants v
+            JOIN llm_interaction_logs l ON l.interaction_id = v.interaction_id
+            GROUP BY v.input_key
         )
         SELECT x.normalized_input, x.example_input,
                CAST(k.interactions AS BIGINT) AS interactions,
                CAST(k.negative_events AS BIGINT) AS negative_events,
-               CAST(x.prompt_versions AS BIGINT) AS prompt_versions,
+               CAST(v.prompt_versions AS BIGINT) AS prompt_versions,
                k.last_feedback_at
-        FROM ranked k JOIN texts x ON x.input_key = k.input_key
+        FROM ranked k
+        JOIN texts x ON x.input_key = k.input_key
+        JOIN versions v ON v.input_key = k.input_key
         ORDER BY k.interactions DESC, k.negative_events DESC, x.normalized_input
         LIMIT :limit
         """,
         {**params, "limit": limit},
     )
+
+
+def _top_negative_by_lookup(
+    store: Store, groups: str, params: dict[str, Any], limit: int
+) -> list[dict[str, Any]]:
+    """DuckDB: a join would scan every interaction ID of the log to find a few dozen
+    texts; a constant IN list is answered from the primary-key index instead. DuckDB
+    compares text by code point (binary), as Python does, so min and order match."""
+    winners = store.fetch_all(
+        f"""{groups}
+        SELECT k.input_key, k.interactions, k.negative_events, k.last_feedback_at,
+               v.prompt_versions, x.interaction_id
+        FROM ranked k
+        JOIN versions v ON v.input_key = k.input_key
+        JOIN variants x ON x.input_key = k.input_key
+        """,
+        params,
+    )
+    ids = sorted({row["interaction_id"] for row in winners})
+    placeholders = ", ".join(f":t{n}" for n in range(len(ids))) or "NULL"
+    texts = {
+        row["interaction_id"]: row
+        for row in store.fetch_all(
+            "SELECT interaction_id, user_input, lower(trim(user_input)) AS normalized_input"
+            f" FROM llm_interaction_logs WHERE interaction_id IN ({placeholders})",
+            {f"t{n}": ident for n, ident in enumerate(ids)},
+        )
+    }
+    merged: dict[Any, dict[str, Any]] = {}
+    for row in winners:
+        text = texts[row["interaction_id"]]
+        found = merged.setdefault(
+            row["input_key"],
+            {
+                "normalized_input": text["normalized_input"],
+                "example_input": text["user_input"],
+                "interactions": int(row["interactions"]),
+                "negative_events": int(row["negative_events"]),
+                "prompt_versions": int(row["prompt_versions"]),
+                "last_feedback_at": row["last_feedback_at"],
+            },
+        )
+        found["normalized_input"] = min(found["normalized_input"], text["normalized_input"])
+        found["example_input"] = min(found["example_input"], text["user_input"])
+    ranked = sorted(
+        merged.values(),
+        key=lambda r: (-r["interactions"], -r["negative_events"], r["normalized_input"]),
+    )
+    return ranked[:limit]
 
 
 def regenerated_inputs(

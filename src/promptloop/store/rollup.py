@@ -100,7 +100,7 @@ COPIED_COLUMNS: tuple[str, ...] = (
     "output_tokens",
     "cost_usd",
 )
-INTERACTION_COLUMNS: tuple[str, ...] = (*COPIED_COLUMNS, "has_error", "input_key")
+INTERACTION_COLUMNS: tuple[str, ...] = (*COPIED_COLUMNS, "has_error", "input_key", "exact_key")
 
 
 def first_column(feedback_type: str) -> str | None:
@@ -110,11 +110,16 @@ def first_column(feedback_type: str) -> str | None:
 
 
 def input_key_sql(expression: str, dialect: str) -> str:
-    """A 60-bit integer key of ``lower(trim(input))`` (the first 15 hex digits of its MD5):
-    grouping on it instead of the (possibly kilobytes long) text keeps "most common inputs"
-    queries on narrow rows. ``lower`` and ``trim`` are the backend's own, as the grouping
-    on the text itself was. DuckDB and PostgreSQL compute the same key."""
-    digest = f"substr(md5(lower(trim({expression}))), 1, 15)"
+    """A 60-bit integer key of ``lower(trim(input))``: grouping on it instead of the
+    (possibly kilobytes long) text keeps "most common inputs" queries on narrow rows.
+    ``lower`` and ``trim`` are the backend's own, as the grouping on the text was."""
+    return text_key_sql(f"lower(trim({expression}))", dialect)
+
+
+def text_key_sql(expression: str, dialect: str) -> str:
+    """A 60-bit integer key of a text (the first 15 hex digits of its MD5); DuckDB and
+    PostgreSQL compute the same key."""
+    digest = f"substr(md5({expression}), 1, 15)"
     if dialect == "postgresql":
         return f"('x' || {digest})::bit(60)::bigint"
     if dialect == "duckdb":
@@ -141,6 +146,7 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     cost_usd {double},
     has_error INTEGER,
     input_key BIGINT,
+    exact_key BIGINT,
     {timestamps},
     {counts}
 )"""
@@ -154,6 +160,7 @@ def _interaction_values(alias: str, dialect: str) -> dict[str, str]:
         f" WHEN {alias}.error IS NOT NULL THEN 1 ELSE 0 END"
     )
     values["input_key"] = input_key_sql(f"{alias}.user_input", dialect)
+    values["exact_key"] = text_key_sql(f"{alias}.user_input", dialect)
     return values
 
 

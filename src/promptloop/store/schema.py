@@ -423,7 +423,7 @@ def _rollup_ddl(dialect: str, text: str, double: str) -> tuple[str, ...]:
     # When a cluster run's result was made active (NULL: written by a run killed before its
     # swap; the next run of the scope deletes those). Existing clusters all were.
     clusters = (
-        "ALTER TABLE failure_clusters ADD COLUMN activated_at TIMESTAMPTZ",
+        "ALTER TABLE failure_clusters ADD COLUMN IF NOT EXISTS activated_at TIMESTAMPTZ",
         "UPDATE failure_clusters SET activated_at = created_at",
     )
     return (rollup.ddl(text, double), *indexes, rollup.populate_sql(dialect), *clusters)

@@ -66,33 +66,65 @@ _FLAGGED = """
 """
 
 
-def _on_rollup(metric: str, window: str, *, bucketed: bool) -> str:
+def _on_rollup(
+    store: Store, metric: str, window: str, params: dict[str, Any], *, bucketed: bool
+) -> list[dict[str, Any]]:
     """The counts from the interaction_signals rollup (store/rollup.py): an interaction
     counts when its first such event is in [feedback_since, recorded_before). One whose
     first event is older than feedback_since (a clock far behind) may still have another
-    inside; those few are checked against the events themselves (``early``)."""
+    inside: those few (usually none) are checked against the events themselves, and only
+    then are the events read at all."""
     first = ROLLUP_RATES[metric]
-    bucket = (
-        "CAST(floor(extract(epoch FROM s.timestamp) / :bucket_seconds) AS BIGINT) AS bucket, "
-        if bucketed
-        else ""
+    bucket = "CAST(floor(extract(epoch FROM s.timestamp) / :bucket_seconds) AS BIGINT)"
+    keys = f"s.feature, s.prompt_version{f', {bucket}' if bucketed else ''}"
+    select = f"s.feature, s.prompt_version{f', {bucket} AS bucket' if bucketed else ''}"
+    names = ["feature", "prompt_version", *(["bucket"] if bucketed else [])]
+    rows = store.fetch_all(
+        f"""
+        SELECT {select}, count(*) AS n,
+               sum(CASE WHEN s.{first} >= :feedback_since AND s.{first} < :recorded_before
+                        THEN 1 ELSE 0 END) AS x
+        FROM interaction_signals s WHERE {window}
+        GROUP BY {keys}
+        """,
+        _used(params, bucketed),
     )
-    return f"""
-        WITH early AS (
-            SELECT DISTINCT f.interaction_id FROM interaction_signals e
-            JOIN feedback_events f ON f.interaction_id = e.interaction_id
-            WHERE {window.replace("s.", "e.")} AND e.{first} < :feedback_since
-              AND {RATES[metric][0]}
-              AND f.timestamp >= :feedback_since AND f.timestamp < :recorded_before
-        )
-        SELECT s.feature, s.prompt_version, {bucket}count(*) AS n,
-               sum(CASE WHEN (s.{first} >= :feedback_since AND s.{first} < :recorded_before)
-                             OR g.interaction_id IS NOT NULL THEN 1 ELSE 0 END) AS x
-        FROM interaction_signals s
-        LEFT JOIN early g ON g.interaction_id = s.interaction_id
-        WHERE {window}
-        GROUP BY s.feature, s.prompt_version{", bucket" if bucketed else ""}
+    early_sql = f"""
+        SELECT {select}, count(*) AS x FROM interaction_signals s
+        WHERE {window} AND s.{first} < :feedback_since
+          AND s.interaction_id IN (
+              SELECT f.interaction_id FROM feedback_events f
+              WHERE {RATES[metric][0]}
+                AND f.timestamp >= :feedback_since AND f.timestamp < :recorded_before)
+        GROUP BY {keys}
         """
+    early = (
+        store.fetch_all(early_sql, _used(params, bucketed))
+        if _has_early(store, first, window, params)
+        else []
+    )
+    found = {tuple(row[name] for name in names): row for row in rows}
+    for row in early:
+        found[tuple(row[name] for name in names)]["x"] += int(row["x"])
+    return rows
+
+
+def _has_early(store: Store, first: str, window: str, params: dict[str, Any]) -> bool:
+    sql = (
+        "SELECT count(*) AS n FROM interaction_signals s"
+        f" WHERE {window} AND s.{first} < :feedback_since"
+    )
+    rows = store.fetch_all(sql, _only_used(sql, params))
+    return int(rows[0]["n"]) > 0
+
+
+def _used(params: dict[str, Any], bucketed: bool) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if bucketed or k != "bucket_seconds"}
+
+
+def _only_used(sql: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters ``sql`` names (DuckDB refuses extra ones)."""
+    return {k: v for k, v in params.items() if f":{k}" in sql}
 
 
 def window_rows(
@@ -110,8 +142,10 @@ def window_rows(
     only if it was recorded before ``now``, so a check is reproducible for a given ``now``.
     """
     if getattr(store, "signal_rollup", False):
-        return store.fetch_all(
-            _on_rollup(metric, "s.timestamp >= :start AND s.timestamp < :cutoff", bucketed=True),
+        return _on_rollup(
+            store,
+            metric,
+            "s.timestamp >= :start AND s.timestamp < :cutoff",
             {
                 "feedback_since": start - FEEDBACK_SKEW,
                 "recorded_before": now,
@@ -119,6 +153,7 @@ def window_rows(
                 "start": start,
                 "cutoff": cutoff,
             },
+            bucketed=True,
         )
     return store.fetch_all(
         _FLAGGED.format(predicate=RATES[metric][0])
@@ -172,9 +207,8 @@ def baseline_rows(
         "end": end,
     }
     if getattr(store, "signal_rollup", False):
-        rows = store.fetch_all(
-            _on_rollup(metric, "s.timestamp >= :start AND s.timestamp < :end", bucketed=False),
-            params,
+        rows = _on_rollup(
+            store, metric, "s.timestamp >= :start AND s.timestamp < :end", params, bucketed=False
         )
         with _BASELINES_LOCK:
             kept[key] = rows
