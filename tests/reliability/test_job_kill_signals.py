@@ -80,12 +80,15 @@ def reference(base: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dic
     return snapshot, run.writes
 
 
-@pytest.mark.parametrize("point", ["middle", "last"])
+# make test runs the fast points; make reliability (marker) the others too.
+@pytest.mark.parametrize(
+    "point", ["middle", "last", pytest.param("first", marks=pytest.mark.reliability)]
+)
 def test_killed_signal_job_reruns_to_the_uninterrupted_result(
     base: Path, reference: tuple[dict[str, Any], int], tmp_path: Path, point: str
 ) -> None:
     expected, writes = reference
-    kill_after = {"middle": max(1, writes // 2), "last": writes - 1}[point]
+    kill_after = {"first": 1, "middle": max(1, writes // 2), "last": writes - 1}[point]
     path = tmp_path / "killed.duckdb"
     shutil.copyfile(base, path)
     run = run_job(path, "signals", NOW.isoformat(), kill_after=kill_after)

@@ -169,7 +169,7 @@ def test_order_of_arrival_does_not_matter(store: Store, feedback_first: bool) ->
             timestamp=T0 + timedelta(seconds=100 - i),
             user_edit="the right answer" if i % 4 == 3 else None,
         )
-        for i in range(40)
+        for i in range(24)
     ]
     if feedback_first:
         for part in (events[:13], events[13:]):
