@@ -111,7 +111,7 @@ def _inputs(count: int) -> list[str]:
     repeated with different case and punctuation: the near-duplicates grouping must catch."""
     rng = random.Random(0)
     vocabulary = [f"w{n}{chr(97 + n % 26)}" for n in range(400)]
-    texts = []
+    texts: list[str] = []
     for n in range(count):
         if n % 10 == 9:
             texts.append(texts[-1].upper() + "?!")
