@@ -60,7 +60,8 @@ def to_jsonl(items: Iterable[Mapping[str, Any]]) -> str:
 
 def to_csv(items: Iterable[Mapping[str, Any]]) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS, lineterminator="\n")
+    # CRLF rows (RFC 4180): a field holding a bare "\r" is then quoted, not split in two.
+    writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS, lineterminator="\r\n")
     writer.writeheader()
     for item in items:
         row = _export_row(item)

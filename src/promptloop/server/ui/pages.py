@@ -25,6 +25,7 @@ from promptloop.analytics.queries import InteractionFilter
 from promptloop.core.enums import FeedbackSource, FeedbackType
 from promptloop.core.records import as_utc
 from promptloop.exceptions import ConflictError, NotFoundError
+from promptloop.exports.files import csv_cell
 from promptloop.prompts import PromptRegistry
 from promptloop.server.ui import data, sources
 from promptloop.server.ui.auth import (
@@ -567,7 +568,8 @@ def _csv_stream(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
     for count, row in enumerate(rows, start=1):
         writer.writerow(
             [
-                as_utc(value).isoformat() if isinstance(value, datetime) else value
+                # csv_cell: text a spreadsheet would run as a formula gets a leading "'".
+                as_utc(value).isoformat() if isinstance(value, datetime) else csv_cell(value)
                 for value in (row.get(c) for c in EXPORT_COLUMNS)
             ]
         )
