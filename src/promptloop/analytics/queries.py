@@ -305,6 +305,65 @@ _NEGATIVE_GROUPS = """
         )"""
 
 
+MAX_LOOKUPS = 2_000
+
+
+def _regenerated_by_lookup(
+    store: Store, on_rollup: tuple[str, dict[str, Any]], min_count: int, limit: int
+) -> list[dict[str, Any]] | None:
+    """DuckDB: group the regenerated interactions by the key of their exact input on the
+    rollup, rank, then read one text per winning input through the primary-key index
+    (instead of every input of the version's window). None when ties at the cut make too
+    many winners for lookups: the caller joins instead."""
+    condition, params = on_rollup
+    winners = store.fetch_all(
+        f"""
+        WITH grouped AS (
+            SELECT s.exact_key, CAST(sum(s.regenerate_events) AS BIGINT) AS regeneration_count,
+                   min(s.interaction_id) AS interaction_id
+            FROM interaction_signals s
+            WHERE {condition} AND s.regenerate_events > 0
+            GROUP BY s.exact_key
+            HAVING sum(s.regenerate_events) >= :min_count
+        )
+        SELECT regeneration_count, interaction_id FROM (
+            SELECT g.*, rank() OVER (ORDER BY regeneration_count DESC) AS r FROM grouped g
+        ) t WHERE r <= :limit
+        """,
+        {**params, "min_count": min_count, "limit": limit},
+    )
+    if len(winners) > MAX_LOOKUPS:
+        return None
+    texts = _texts(store, [row["interaction_id"] for row in winners])
+    rows = [
+        {
+            "user_input": texts[row["interaction_id"]],
+            "regeneration_count": row["regeneration_count"],
+        }
+        for row in winners
+    ]
+    # ORDER BY regeneration_count DESC, user_input (NULLS LAST), as DuckDB orders text.
+    rows.sort(
+        key=lambda r: (-r["regeneration_count"], r["user_input"] is None, r["user_input"] or "")
+    )
+    return rows[:limit]
+
+
+def _texts(store: Store, ids: list[str]) -> dict[str, Any]:
+    """``user_input`` of each interaction, read by primary key (a constant IN list)."""
+    found: dict[str, Any] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        placeholders = ", ".join(f":t{n}" for n in range(len(chunk))) or "NULL"
+        for row in store.fetch_all(
+            "SELECT interaction_id, user_input FROM llm_interaction_logs"
+            f" WHERE interaction_id IN ({placeholders})",
+            {f"t{n}": ident for n, ident in enumerate(chunk)},
+        ):
+            found[row["interaction_id"]] = row["user_input"]
+    return found
+
+
 def _top_negative_on_rollup(
     store: Store, condition: str, params: dict[str, Any], limit: int
 ) -> list[dict[str, Any]]:
@@ -402,6 +461,10 @@ def regenerated_inputs(
     filters = InteractionFilter(prompt_version=prompt_version, since=_window_start(days, now))
     condition, params = filters.where()
     on_rollup = rollup_condition(store, filters)
+    if on_rollup is not None and store.dialect == "duckdb":
+        found = _regenerated_by_lookup(store, on_rollup, min_count, limit)
+        if found is not None:
+            return found
     if on_rollup is not None:
         # Only interactions that were regenerated, each with its count of events: the
         # same groups and sums as joining every event, on narrow rows.
