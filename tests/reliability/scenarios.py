@@ -173,7 +173,8 @@ def stored_ids_after_stop(store_url: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def _restarted(store_url: str, data_dir: Path, *, in_process: bool) -> Iterator[Any]:
+def restarted(store_url: str, data_dir: Path, *, in_process: bool) -> Iterator[Any]:
+    """The collector started again on ``data_dir``: an HTTP client to it."""
     if not in_process:
         with (
             collector_process(store_url, data_dir, flush_interval=0.2) as collector,
@@ -242,7 +243,7 @@ def kill_under_load(
                 collector.kill()  # while the clients are still posting
             if not reached:
                 raise RuntimeError("the clients made no progress before the kill")
-    with _restarted(store_url, data_dir, in_process=restart_in_process) as http:
+    with restarted(store_url, data_dir, in_process=restart_in_process) as http:
         stats = http.get("/v1/stats").json()  # flushes what recovery replayed
         ids = stored_interaction_ids(http)
     distinct = set(ids)
