@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-EXAMPLES = int(os.environ.get("PROMPTLOOP_FUZZ_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("PROMPTLOOP_FUZZ_EXAMPLES", "15"))
 LONG_RUN = "PROMPTLOOP_FUZZ_EXAMPLES" in os.environ
 
 FUZZ = settings(

@@ -64,7 +64,7 @@ def _api_routes(keyed: Keyed) -> list[tuple[str, str]]:
 
 def _call(client: TestClient, method: str, path: str, **kwargs: object) -> int:
     url = _PARAM.sub("x", path)
-    body = None if method in READ_METHODS else {}
+    body: dict[str, object] | None = None if method in READ_METHODS else {}
     response = client.request(method, url, json=body, follow_redirects=False, **kwargs)  # type: ignore[arg-type]
     return response.status_code
 
