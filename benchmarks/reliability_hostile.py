@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The long hostile-input run: many hypothesis examples per parser, many schemathesis cases.
 
-    .venv/bin/python benchmarks/reliability_hostile.py [--fuzz-examples 2000]
-        [--schemathesis-examples 100] [--timeout 3000]
+    .venv/bin/python benchmarks/reliability_hostile.py [--fuzz-examples 1000]
+        [--schemathesis-examples 50] [--timeout 3000]
 
 Runs ``tests/hostile`` (parsers, signal rules, HTTP, tokens, CSV injection, schemathesis over
 the OpenAPI spec with its coverage and example phases too) with the example counts raised
@@ -32,9 +32,7 @@ OUTPUT = RESULTS / "reliability-hostile.json"
 # "- N passing, M failing, and K invalid test cases".
 _TEST = re.compile(r"^(tests/hostile/\S+::\S+(?:\[.*\])?):\s*$")
 _COUNTS = re.compile(r"(\d+) passing, (\d+) failing, and (\d+) invalid")
-_OUTCOME = re.compile(
-    r"^(PASSED|FAILED|ERROR|SKIPPED)\s+(tests/hostile/\S+)|^(tests/hostile/\S+)\s+(PASSED|FAILED|ERROR|SKIPPED)"
-)
+_OUTCOME = re.compile(r"^(PASSED|FAILED|ERROR|SKIPPED)\s+(tests/hostile/.+?)(?: - .*)?$")
 
 
 def parse_statistics(output: str) -> dict[str, dict[str, int]]:
@@ -45,7 +43,11 @@ def parse_statistics(output: str) -> dict[str, dict[str, int]]:
         header = _TEST.match(line.strip())
         if header:
             current = header.group(1)
-            per_test.setdefault(current, {"passing": 0, "failing": 0, "invalid": 0})
+            entry = per_test.setdefault(
+                current, {"passing": 0, "failing": 0, "invalid": 0, "sections": 0}
+            )
+            # Parametrised tests (one per schemathesis operation) repeat the same header.
+            entry["sections"] += 1
             continue
         counts = _COUNTS.search(line)
         if counts and current is not None:
@@ -59,11 +61,9 @@ def parse_statistics(output: str) -> dict[str, dict[str, int]]:
 def parse_outcomes(output: str) -> dict[str, str]:
     found: dict[str, str] = {}
     for line in output.splitlines():
-        match = _OUTCOME.search(line)
+        match = _OUTCOME.match(line.strip())
         if match:
-            outcome = match.group(1) or match.group(4)
-            test = match.group(2) or match.group(3)
-            found[test] = outcome
+            found[match.group(2)] = match.group(1)
     return found
 
 
@@ -89,16 +89,18 @@ def summarise(per_test: dict[str, dict[str, int]], outcomes: dict[str, str]) -> 
     )
     return {
         "schemathesis": {
-            "operations": len(schemathesis),
+            "operations": sum(per_test[t]["sections"] for t in schemathesis),
             "cases_run": sum(per_test[t]["passing"] + per_test[t]["failing"] for t in schemathesis),
             "failures": len(schema_failed),
             "failed_operations": schema_failed,
         },
         "fuzz": {**fuzz_summary, "failures": len(fuzz_summary["failed_tests"])},
         "other_tests": {
-            "run": sum(1 for t in outcomes if t not in per_test),
+            "run": sum(1 for t in outcomes if t.split("[")[0] not in per_test),
             "failed": sorted(
-                t for t, o in outcomes.items() if t not in per_test and o in ("FAILED", "ERROR")
+                t
+                for t, o in outcomes.items()
+                if t.split("[")[0] not in per_test and o in ("FAILED", "ERROR")
             ),
         },
     }
@@ -106,8 +108,8 @@ def summarise(per_test: dict[str, dict[str, int]], outcomes: dict[str, str]) -> 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--fuzz-examples", type=int, default=2000)
-    parser.add_argument("--schemathesis-examples", type=int, default=100)
+    parser.add_argument("--fuzz-examples", type=int, default=1000)
+    parser.add_argument("--schemathesis-examples", type=int, default=50)
     parser.add_argument("--timeout", type=float, default=3000.0)
     args = parser.parse_args()
     env = {
