@@ -647,7 +647,7 @@ def postgres_copy(duck_path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     import psycopg
     from tests.support.pgserver import create_database, postgres_server
 
-    from promptloop.store import open_store
+    from promptloop.store import open_store, rollup
 
     with postgres_server() as server:
         url = create_database(server, "promptloop_queries")
@@ -671,6 +671,11 @@ def postgres_copy(duck_path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
                         while chunk := rows.fetchmany(50_000):
                             for row in chunk:
                                 cp.write_row(row)
+                conn.commit()
+                # COPY went around the store's insert paths: fill the rollup as migration 6
+                # does for rows stored before it.
+                conn.execute(f"DELETE FROM {rollup.TABLE}")
+                conn.execute(rollup.populate_sql("postgresql").encode())
                 conn.commit()
                 conn.execute("ANALYZE")
                 conn.commit()
