@@ -31,6 +31,7 @@ import argparse
 import contextlib
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -58,6 +59,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--outage-minutes", type=int, default=60)
     ap.add_argument("--soak-seconds", type=float, default=120.0)
     ap.add_argument("--quick", action="store_true", help="1 kill, 10 outage minutes, 30 s soak")
+    ap.add_argument(
+        "--hostile-args",
+        default="",
+        help='arguments for reliability_hostile.py, e.g. "--fuzz-examples 200"',
+    )
     return ap.parse_args(argv)
 
 
@@ -125,7 +131,11 @@ def hostile(a: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         return {"status": "not present (benchmarks/reliability_hostile.py)"}
     C.log("hostile: running benchmarks/reliability_hostile.py")
     done = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=3600, check=False
+        [sys.executable, str(script), *shlex.split(a.hostile_args)],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
     )
     merged: dict[str, Any] = {"exit_code": done.returncode}
     report = RESULTS / "reliability-hostile.json"

@@ -61,28 +61,61 @@ def current_context() -> CallContext:
 
 class _ContextBlock(ContextDecorator):
     """What ``context(...)`` returns: a plain class, not a generator-based context manager,
-    because it runs around every tracked call of a request (a few microseconds saved)."""
+    because it runs around every tracked call of a request (a few microseconds saved). The
+    fields are slots, not a tuple: one object fewer per call for the garbage collector."""
 
-    __slots__ = ("_fields", "_token")
+    __slots__ = (
+        "_feature",
+        "_metadata",
+        "_parent",
+        "_prompt_name",
+        "_prompt_version",
+        "_session_id",
+        "_token",
+        "_user_id",
+    )
 
-    def __init__(self, fields: tuple[Any, ...]) -> None:
-        self._fields = fields
+    def __init__(
+        self,
+        session_id: str | None,
+        user_id: str | None,
+        feature: str | None,
+        prompt_name: str | None,
+        prompt_version: str | None,
+        parent: str | None,
+        metadata: Mapping[str, Any] | None,
+    ) -> None:
+        self._session_id = session_id
+        self._user_id = user_id
+        self._feature = feature
+        self._prompt_name = prompt_name
+        self._prompt_version = prompt_version
+        self._parent = parent
+        self._metadata = metadata
         self._token: Token[CallContext] | None = None
 
     def _recreate_cm(self) -> _ContextBlock:
         # Used as a decorator, each call gets its own block (and token).
-        return _ContextBlock(self._fields)
+        return _ContextBlock(
+            self._session_id,
+            self._user_id,
+            self._feature,
+            self._prompt_name,
+            self._prompt_version,
+            self._parent,
+            self._metadata,
+        )
 
     def __enter__(self) -> CallContext:
-        session_id, user_id, feature, prompt_name, prompt_version, parent, metadata = self._fields
         outer = _CONTEXT.get()
+        metadata = self._metadata
         merged = CallContext(
-            outer.session_id if session_id is None else session_id,
-            outer.user_id if user_id is None else user_id,
-            outer.feature if feature is None else feature,
-            outer.prompt_name if prompt_name is None else prompt_name,
-            outer.prompt_version if prompt_version is None else prompt_version,
-            outer.parent_interaction_id if parent is None else parent,
+            outer.session_id if self._session_id is None else self._session_id,
+            outer.user_id if self._user_id is None else self._user_id,
+            outer.feature if self._feature is None else self._feature,
+            outer.prompt_name if self._prompt_name is None else self._prompt_name,
+            outer.prompt_version if self._prompt_version is None else self._prompt_version,
+            outer.parent_interaction_id if self._parent is None else self._parent,
             {**outer.metadata, **metadata} if metadata else outer.metadata,
         )
         self._token = _CONTEXT.set(merged)
@@ -119,7 +152,7 @@ def context(
     'chat'
     """
     return _ContextBlock(
-        (session_id, user_id, feature, prompt_name, prompt_version, parent_interaction_id, metadata)
+        session_id, user_id, feature, prompt_name, prompt_version, parent_interaction_id, metadata
     )
 
 
