@@ -9,9 +9,11 @@ DuckDB and PostgreSQL, in one run.
 Data: the SQL generator of benchmarks/queries.py builds the DuckDB store inside DuckDB
 (cached under ``$PROMPTLOOP_BENCH_CACHE``); its two event tables are exported to Parquet and
 loaded by SQL inside ClickHouse (``INSERT ... SELECT FROM file(..., Parquet)``) and by COPY
-into PostgreSQL, so every engine holds the same rows (DuckDB and PostgreSQL then fill their
-``interaction_signals`` rollup; ClickHouse reads the tables). PostgreSQL gets its own
-(smaller) scale.
+into PostgreSQL, so every engine holds the same rows. Each engine then builds its
+``interaction_signals`` rollup by one bulk INSERT ... SELECT (ClickHouse: with its
+materialized views dropped during the load and recreated after, ``rebuild_signals``), so
+every backend answers the rate queries from the rollup. PostgreSQL gets its own (smaller)
+scale.
 
 Ingest: ``--ingest`` new interactions and as many feedback events through the Store API
 (``insert_interactions`` / ``insert_feedback``, 5,000 per batch, the collector's path) into
@@ -60,6 +62,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--rebuild", action="store_true")
     ap.add_argument("--cache-dir", default=Q.parse([]).cache_dir)
     ap.add_argument("--work-dir", default=None, help="where chdb and Parquet files go")
+    ap.add_argument("--tag", default="", help="results file <date>-backends-<tag>.json")
     return ap.parse_args(argv)
 
 
@@ -151,20 +154,31 @@ def export_parquet(duck_path: Path, folder: Path) -> dict[str, Path]:
 def load_clickhouse(url: str, parquet: dict[str, Path]) -> tuple[Any, dict[str, Any]]:
     """Bulk-load the Parquet files by SQL inside ClickHouse."""
     from promptloop.store import open_store
+    from promptloop.store.clickhouse import SIGNAL_VIEWS
 
     store = open_store(url)
     engine = store._engine  # the bulk load is engine SQL, around the per-row Store API
     t0 = time.monotonic()
+    # The bulk load goes around the views that keep interaction_signals; it is built after
+    # by one INSERT ... SELECT (rebuild_signals, which also recreates the views).
+    for view in SIGNAL_VIEWS.values():
+        engine.command(f"DROP VIEW IF EXISTS {view}")
     for table, path in parquet.items():
         engine.command(f"TRUNCATE TABLE {table}")
         engine.command(f"INSERT INTO {table} SELECT * FROM file('{path}', Parquet)")
-    # The store reads the tables themselves (no interaction_signals rollup on ClickHouse).
     engine.command("OPTIMIZE TABLE llm_interaction_logs FINAL")
+    load_seconds = time.monotonic() - t0
+    t1 = time.monotonic()
+    store.rebuild_signals()
     counts = {
         table: store.fetch_all(f"SELECT count(*) AS n FROM {table}")[0]["n"]
-        for table in EVENT_TABLES
+        for table in (*EVENT_TABLES, "interaction_signals")
     }
-    return store, {"load_seconds": round(time.monotonic() - t0, 1), "rows": counts}
+    return store, {
+        "load_seconds": round(load_seconds, 1),
+        "rollup_build_seconds": round(time.monotonic() - t1, 1),
+        "rows": counts,
+    }
 
 
 # ---------------------------------------------------------------- main
@@ -259,7 +273,7 @@ def main(argv: list[str] | None = None) -> None:
         for name, found in backends.items()
         if "ingest" in found
     }
-    path = C.write_result("backends", result)
+    path = C.write_result(f"backends-{a.tag}" if a.tag else "backends", result)
     C.log(f"wrote {path}")
     C.emit(result)
     shutil.rmtree(work, ignore_errors=True)

@@ -139,12 +139,14 @@ def _load(store: Store) -> None:
     run_signals(store, now=NOW + timedelta(minutes=1))
 
 
-@pytest.fixture(scope="module", params=("duckdb", "postgresql"))
+@pytest.fixture(scope="module", params=("duckdb", "postgresql", "clickhouse"))
 def loaded(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Store]:
     if request.param == "duckdb":
         url = f"duckdb:///{tmp_path_factory.mktemp('equiv')}/store.duckdb"
+    elif request.param == "clickhouse":  # chdb: materialized views keep the rollup
+        url = request.getfixturevalue("chdb_conformance").url()
     else:
         from tests.support.pgserver import create_database
 

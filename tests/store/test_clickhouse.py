@@ -209,3 +209,51 @@ def test_a_row_two_writers_raced_to_insert_is_read_once(chdb_dir: Path) -> None:
         plain.execute(f"DROP DATABASE IF EXISTS {name}")
         final.close()
         plain.close()
+
+
+def test_a_store_from_before_the_signal_views_gets_them_filled(chdb_dir: Path) -> None:
+    """A store whose rollup is the plain table (made before the views) gets the
+    AggregatingMergeTree and its views on migrate, filled from the rows it holds; after
+    that, inserts and deletes keep it equal to a from-scratch recomputation."""
+    from promptloop.store import rollup
+    from promptloop.store.clickhouse import SIGNAL_VIEWS
+    from tests.support.records import feedback
+
+    url = f"chdb://{chdb_dir}?database=old_{uuid.uuid4().hex[:8]}"
+    store = open_store(url)
+    assert isinstance(store, ClickHouseStore)
+    logs = [interaction(user_input=f"q{i}") for i in range(4)]
+    store.insert_interactions(logs)
+    for view in SIGNAL_VIEWS.values():
+        store.execute(f"DROP VIEW {view}")
+    store.execute(f"DROP TABLE {rollup.TABLE}")
+    store.execute(from_portable([rollup.ddl("VARCHAR", "DOUBLE")])[0])
+    store.insert_feedback([feedback(logs[0].interaction_id, "thumbs_down")])
+    store.migrate()
+    try:
+        assert store.fetch_all(rollup.differences_sql(store.dialect)) == []
+        engine = store.fetch_all(
+            "SELECT engine FROM system.tables WHERE database = currentDatabase()"
+            f" AND name = '{rollup.TABLE}'"
+        )
+        assert engine == [{"engine": "AggregatingMergeTree"}]
+        store.insert_feedback([feedback(logs[1].interaction_id, "regenerate")])
+        # Deleting a user's events (not seen by the views) recomputes their rows.
+        store.execute(
+            "DELETE FROM feedback_events WHERE interaction_id = :id",
+            {"id": logs[0].interaction_id},
+        )
+        rows = store.fetch_all(
+            f"SELECT interaction_id, negative_events, regenerate_events FROM {rollup.TABLE}"
+            " WHERE negative_events > 0 OR regenerate_events > 0"
+        )
+        assert rows == [
+            {
+                "interaction_id": logs[1].interaction_id,
+                "negative_events": 0,
+                "regenerate_events": 1,
+            }
+        ]
+        assert store.fetch_all(rollup.differences_sql(store.dialect)) == []
+    finally:
+        store.close()

@@ -18,11 +18,14 @@ from promptloop.store import Store, open_store, rollup
 from tests.support.records import T0, feedback, interaction
 
 
-@pytest.fixture(params=("duckdb", "postgresql"))
+@pytest.fixture(params=("duckdb", "postgresql", "clickhouse"))
 def store_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
     """The backends whose insert paths maintain the rollup (``signal_rollup``)."""
     if request.param == "duckdb":
         return f"duckdb:///{tmp_path}/store.duckdb"
+    if request.param == "clickhouse":  # materialized views keep it (store/clickhouse.py)
+        chdb_url: str = request.getfixturevalue("chdb_conformance").url()
+        return chdb_url
     url: str = request.getfixturevalue("pg_url")
     return url
 

@@ -42,10 +42,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pyarrow as pa
+import sqlglot
+from sqlglot import exp
 
 from promptloop.core.records import FeedbackEvent, Interaction
 from promptloop.exceptions import ConfigError, ConstraintViolation, StoreError
-from promptloop.store import schema
+from promptloop.store import rollup, schema
 from promptloop.store._sql import (
     FEEDBACK_COLUMNS,
     INTERACTION_COLUMNS,
@@ -62,6 +64,7 @@ from promptloop.store.clickhouse_schema import (
     ttl_statement,
 )
 from promptloop.store.clickhouse_sql import (
+    MERGED_ON_READ,
     CommandPlan,
     InsertPlan,
     InsertSelectPlan,
@@ -79,6 +82,90 @@ _EXCLUDED = re.compile(r"\bexcluded\.(\w+)\b", re.IGNORECASE)
 _PARAM_ONLY = re.compile(r"^:(\w+)$")
 _EVENT_TABLES = ("llm_interaction_logs", "feedback_events")
 _DDL = re.compile(r"^\s*(CREATE|ALTER|DROP|RENAME)\b", re.IGNORECASE)
+_SIGNAL_COLUMNS = (
+    "interaction_id",
+    *rollup.INTERACTION_COLUMNS,
+    *rollup.COUNT_COLUMNS,
+    *rollup.FIRST_COLUMNS,
+    *rollup.LAST_COLUMNS,
+)
+# The materialized views that feed interaction_signals, by the table they watch.
+SIGNAL_VIEWS = {
+    "llm_interaction_logs": "interaction_signals_from_logs",
+    "feedback_events": "interaction_signals_from_feedback",
+}
+
+
+# -- the signal rollup, kept by materialized views -------------------------------------------
+# interaction_signals (store/rollup.py) is an AggregatingMergeTree here: every insert into
+# the two event tables also writes, through a materialized view, one partial row per
+# interaction (its columns, or the aggregates of the inserted events); background merges
+# combine the partial rows with min/max/sum/any, and reads see them combined (FINAL,
+# clickhouse_sql.MERGED_ON_READ). Deletes and updates of events recompute the rows of the
+# interactions they touched (ClickHouseStore._write), which no view can do.
+def _merge_function(column: str) -> str:
+    if column in rollup.COUNT_COLUMNS:
+        return "sum"
+    if column in rollup.FIRST_COLUMNS:
+        return "min"
+    if column in rollup.LAST_COLUMNS:
+        return "max"
+    return "any"  # the interaction's columns: one non-NULL value (NULLs are skipped)
+
+
+def signal_rollup_table_ddl() -> str:
+    """interaction_signals as an AggregatingMergeTree of the portable rollup's columns."""
+    portable = from_portable([rollup.ddl("VARCHAR", "DOUBLE")])[0]
+    body, _, _ = portable.partition("\n)\nENGINE")
+    lines = []
+    for line in body.splitlines()[1:]:
+        match = re.fullmatch(r"(\s+)(\w+) (.+?)( DEFAULT 0)?(,?)", line)
+        if match is None or match.group(2) == "interaction_id":
+            lines.append(line)
+            continue
+        indent, name, ch_type, default, comma = match.groups()
+        wrapped = f"SimpleAggregateFunction({_merge_function(name)}, {ch_type})"
+        lines.append(f"{indent}{name} {wrapped}{default or ''}{comma}")
+    columns = "\n".join(lines)
+    return (
+        f"CREATE TABLE IF NOT EXISTS {rollup.TABLE} (\n{columns}\n)\n"
+        "ENGINE = AggregatingMergeTree\nORDER BY (interaction_id)\n"
+        "SETTINGS enable_block_number_column = 1, enable_block_offset_column = 1"
+    )
+
+
+def _aliased_select(upsert: str) -> str:
+    """The SELECT of a rollup upsert, each value named after its column, for a view."""
+    statement = sqlglot.parse_one(upsert, read="postgres")
+    assert isinstance(statement, exp.Insert)
+    columns = [column.name for column in statement.this.expressions]
+    select = statement.expression
+    assert isinstance(select, exp.Select)
+    select.set("order", None)
+    select.set(
+        "expressions",
+        [
+            exp.alias_(value.unalias(), name)
+            for value, name in zip(select.expressions, columns, strict=True)
+        ],
+    )
+    step = plan(select.sql(dialect="postgres"))
+    assert isinstance(step, ReadPlan)
+    return step.sql
+
+
+def signal_view_ddl() -> tuple[str, ...]:
+    """The two materialized views that feed interaction_signals on every insert."""
+    selects = {
+        "llm_interaction_logs": _aliased_select(
+            rollup.interaction_upsert("llm_interaction_logs", "clickhouse")
+        ),
+        "feedback_events": _aliased_select(rollup.feedback_upsert("feedback_events")),
+    }
+    return tuple(
+        f"CREATE MATERIALIZED VIEW IF NOT EXISTS {view} TO {rollup.TABLE} AS {selects[source]}"
+        for source, view in SIGNAL_VIEWS.items()
+    )
 
 
 def migration_statements(migration: schema.Migration) -> tuple[str, ...]:
@@ -255,15 +342,15 @@ class ClickHouseStore:
     """A :class:`~promptloop.store.base.Store` on ClickHouse (see the module docstring)."""
 
     dialect = "clickhouse"
-    # The interaction_signals rollup (store/rollup.py) saves DuckDB and PostgreSQL from
-    # grouping millions of events per query; ClickHouse scans the two tables themselves
-    # faster than it could keep the rollup current on every insert, so analytics read the
-    # tables here and the rollup is filled only on request (rollup.rebuild).
-    signal_rollup = False
+    # True: materialized views keep interaction_signals (store/rollup.py) current and
+    # analytics read it. A cluster keeps the plain table, filled only by rollup.rebuild
+    # (the views would have to sit on every shard's local tables).
+    signal_rollup: bool
 
     def __init__(self, url: str, engine: Engine, options: ClickHouseOptions) -> None:
         self.url = url
         self.options = options
+        self.signal_rollup = options.cluster is None
         self._engine = engine
         self._lock = threading.RLock()
         self._column_types: dict[str, dict[str, str]] = {}
@@ -325,9 +412,86 @@ class ClickHouseStore:
                     on_conflict="nothing",
                     keys=(("version",),),
                 )
+            if self.signal_rollup:
+                self._ensure_signal_views()
             if self.options.ttl_days is not None:
                 self.set_retention(self.options.ttl_days)
         return self.schema_version()
+
+    def _ensure_signal_views(self) -> None:
+        """interaction_signals as the views keep it; a store made before them (a plain
+        table) gets the new table and views, filled from the rows it holds."""
+        names = ", ".join(literal(name) for name in (rollup.TABLE, *SIGNAL_VIEWS.values()))
+        found = self._engine.query_arrow(
+            "SELECT name, engine FROM system.tables"
+            f" WHERE database = currentDatabase() AND name IN ({names})"
+        )
+        engines = dict(
+            zip(found.column("name").to_pylist(), found.column("engine").to_pylist(), strict=True)
+        )
+        if engines.get(rollup.TABLE) != "AggregatingMergeTree" or len(engines) < 3:
+            self.rebuild_signals()
+
+    def rebuild_signals(self) -> None:
+        """(Re)create interaction_signals and its views, and fill it from the two tables by
+        one INSERT ... SELECT merged into one part: after a bulk load that went around the
+        views (drop them first: :data:`SIGNAL_VIEWS`), or for a store made before them."""
+        with self._lock:
+            for view in SIGNAL_VIEWS.values():
+                self._engine.command(f"DROP VIEW IF EXISTS {view}")
+            self._engine.command(f"DROP TABLE IF EXISTS {rollup.TABLE}")
+            self._engine.command(signal_rollup_table_ddl())
+            self._column_types.clear()
+            step = plan(rollup.populate_sql(self.dialect))
+            assert isinstance(step, InsertSelectPlan)
+            self._insert_signal_rows(step.select, step.columns)
+            self._engine.command(f"OPTIMIZE TABLE {rollup.TABLE} FINAL")
+            # Made after the fill, under the store's lock: no insert is counted twice.
+            for statement in signal_view_ddl():
+                self._engine.command(statement)
+
+    def _insert_signal_rows(self, select: str, columns: Sequence[str]) -> None:
+        names = ", ".join(columns) if columns else ", ".join(self._columns(rollup.TABLE))
+        self._engine.command(f"INSERT INTO {rollup.TABLE} ({names}) {select}")
+
+    def _replace_signal_rows(self, select: str, columns: Sequence[str]) -> None:
+        """``INSERT INTO interaction_signals ... ON CONFLICT DO UPDATE`` with complete rows
+        (rollup.recompute_statements, populate_sql): the rows of those IDs are replaced."""
+        empty = (
+            not self._engine.query_arrow(
+                f"SELECT count() AS n FROM (SELECT 1 FROM {rollup.TABLE} LIMIT 1)"
+            )
+            .column("n")[0]
+            .as_py()
+        )
+        fresh = self._engine.query_arrow(select)  # through Arrow: see _recompute_signals
+        if columns:
+            fresh = fresh.rename_columns(list(columns))
+        if not empty:
+            self._delete_signal_rows(fresh.column("interaction_id").unique().to_pylist())
+        if fresh.num_rows:
+            self._engine.insert_arrow(rollup.TABLE, fresh)
+
+    def _delete_signal_rows(self, ids: Sequence[str]) -> None:
+        for chunk in _chunks(ids, KEY_LOOKUP_CHUNK):
+            listed = ", ".join(literal(ident) for ident in chunk)
+            self._engine.command(f"DELETE FROM {rollup.TABLE} WHERE interaction_id IN ({listed})")
+
+    def _recompute_signals(self, ids: Sequence[str]) -> None:
+        """Make the rows of ``ids`` equal rollup.from_scratch_sql again (after events were
+        deleted or changed, which the views do not see)."""
+        for chunk in _chunks(sorted(set(ids)), KEY_LOOKUP_CHUNK):
+            params = {f"rollup_id{n}": ident for n, ident in enumerate(chunk)}
+            listed = ", ".join(f":{name}" for name in params)
+            step = plan(rollup.from_scratch_sql(self.dialect, listed))
+            assert isinstance(step, ReadPlan)
+            names = ", ".join(_SIGNAL_COLUMNS)
+            # Through Arrow: an INSERT ... SELECT of this join stored 1970-01-01 for some
+            # NULL first_* times (chDB 4.4), the SELECT itself reads them right.
+            fresh = self._engine.query_arrow(f"SELECT {names} FROM ({bind(step.sql, params)})")
+            self._delete_signal_rows(chunk)
+            if fresh.num_rows:
+                self._engine.insert_arrow(rollup.TABLE, fresh)
 
     def set_retention(self, days: int, tables: Sequence[str] = _EVENT_TABLES) -> None:
         """Drop event rows older than ``days`` in background merges (0 removes the TTL)."""
@@ -542,6 +706,17 @@ class ClickHouseStore:
 
     def _write(self, write: WritePlan, params: Mapping[str, Any]) -> None:
         where = bind(write.where, params)
+        touched: list[str] = []
+        if self.signal_rollup and write.table in _EVENT_TABLES:
+            found = self._engine.query_arrow(
+                f"SELECT DISTINCT interaction_id FROM {write.table} WHERE {where}"
+            )
+            touched = found.column("interaction_id").to_pylist()
+        self._write_rows(write, where, params)
+        if touched:
+            self._recompute_signals(touched)
+
+    def _write_rows(self, write: WritePlan, where: str, params: Mapping[str, Any]) -> None:
         cluster = self.options.cluster
         if write.kind == "delete":
             if cluster is None:
@@ -553,7 +728,11 @@ class ClickHouseStore:
                 )
             return
         sets = ", ".join(f"{column} = {bind(expr, params)}" for column, expr in write.assignments)
-        if cluster is None:
+        if write.table in MERGED_ON_READ:  # no lightweight updates on aggregating tables
+            self._engine.command(
+                f"ALTER TABLE {write.table} UPDATE {sets} WHERE {where} SETTINGS mutations_sync = 2"
+            )
+        elif cluster is None:
             self._engine.command(f"UPDATE {write.table} SET {sets} WHERE {where}")
         else:
             self._engine.command(
@@ -591,6 +770,13 @@ class ClickHouseStore:
             self._insert_rows(
                 step.table, rows, on_conflict=step.on_conflict, keys=keys, updates=step.updates
             )
+        elif (
+            isinstance(step, InsertSelectPlan)
+            and step.table == rollup.TABLE
+            and self.signal_rollup
+            and step.on_conflict != "nothing"
+        ):
+            self._replace_signal_rows(bind(step.select, params), step.columns)
         elif isinstance(step, InsertSelectPlan):
             selected = self._engine.query_arrow(bind(step.select, params))
             columns = step.columns or tuple(self._columns(step.table))[: selected.num_columns]

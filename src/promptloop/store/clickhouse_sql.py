@@ -209,8 +209,21 @@ def _hex_cast(node: exp.Expr) -> exp.Expr:
     return parsed
 
 
+# Tables whose rows are partial aggregates that background merges combine (the signal
+# rollup, clickhouse.py): every read goes through FINAL so it sees one merged row per key.
+MERGED_ON_READ = frozenset({"interaction_signals"})
+
+
+def _final_reads(node: exp.Expr) -> exp.Expr:
+    for table in list(node.find_all(exp.Table)):
+        if table.name in MERGED_ON_READ and isinstance(table.parent, (exp.From, exp.Join)):
+            table.replace(exp.Final(this=table.copy()))
+    return node
+
+
 def _generate(node: exp.Expr) -> str:
-    return _name_qualified_columns(_json_casts_as_text(node.copy())).sql(dialect=_Target)
+    translated = _final_reads(_json_casts_as_text(node.copy()))
+    return _name_qualified_columns(translated).sql(dialect=_Target)
 
 
 # -- plans ----------------------------------------------------------------------------------
