@@ -52,6 +52,8 @@ NEGATIVE_CONDITION = (
     f"(f.feedback_type IN ({_quoted(NEGATIVE_TYPES)})"
     f" OR (f.feedback_type = 'rating' AND f.value <= {NEGATIVE_RATING_MAX}))"
 )
+# Rates and summaries count production events only (see core.enums.PRODUCTION_SOURCES).
+PRODUCTION_CONDITION = rollup.production_predicate("f")
 
 
 @dataclass(frozen=True)
@@ -262,7 +264,8 @@ def top_negative_inputs(
                    l.interaction_id, l.prompt_version, f.timestamp AS feedback_at
             FROM llm_interaction_logs l
             JOIN feedback_events f ON f.interaction_id = l.interaction_id
-            WHERE {condition} AND {NEGATIVE_CONDITION} AND l.user_input IS NOT NULL
+            WHERE {condition} AND {NEGATIVE_CONDITION} AND {PRODUCTION_CONDITION}
+              AND l.user_input IS NOT NULL
         ) n
         GROUP BY n.normalized_input
         ORDER BY interactions DESC, negative_events DESC, n.normalized_input
@@ -636,10 +639,12 @@ def _version_summary_on_rollup(
 
 
 def semi_join(condition: str) -> str:
-    """Restrict feedback to the scoped interactions, unless every interaction is in scope."""
+    """Restrict feedback to production events (users and inference) of the scoped
+    interactions; every interaction may be in scope."""
     if condition == "TRUE":
-        return ""
-    return "WHERE f.interaction_id IN (SELECT interaction_id FROM scoped)"
+        return f"WHERE {PRODUCTION_CONDITION}"
+    scoped = "f.interaction_id IN (SELECT interaction_id FROM scoped)"
+    return f"WHERE {PRODUCTION_CONDITION} AND {scoped}"
 
 
 def _with_rates(row: dict[str, Any]) -> dict[str, Any]:

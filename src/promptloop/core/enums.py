@@ -32,6 +32,11 @@ class FeedbackSource(StrEnum):
     JUDGE = "judge"
 
 
+# Sources whose events measure production traffic. Rates, summaries and alerts count only
+# these: an annotator's or a judge's verdict is an evaluation of the answer, and counting it
+# as a user's thumbs-down would move the very rates the review is meant to check.
+PRODUCTION_SOURCES: tuple[str, ...] = (FeedbackSource.USER.value, FeedbackSource.INFERRED.value)
+
 # The one-tap categories offered after a thumbs-down. Custom categories are allowed too.
 KNOWN_CATEGORIES: tuple[str, ...] = ("wrong", "unhelpful", "off_topic", "inappropriate", "other")
 

@@ -95,12 +95,7 @@ _ENUM_COLUMNS = frozenset({"feedback_type", "source"})
 
 # Tables the interaction_signals rollup summarises -> the columns its upsert reads from
 # the rows just inserted (see store/rollup.py).
-_ROLLUP_SOURCES = {
-    "llm_interaction_logs": ", ".join(
-        ("interaction_id", *rollup.COPIED_COLUMNS, "error", "user_input")
-    ),
-    "feedback_events": "interaction_id, feedback_type, value, metadata, timestamp",
-}
+_ROLLUP_SOURCES = rollup.SOURCE_COLUMNS
 
 
 def _rollup_upsert(table: str, source: str) -> str:

@@ -204,12 +204,7 @@ def _insert_from(cur: psycopg.Cursor[dict[str, Any]], table: str, names: str, so
 
 
 # Tables the interaction_signals rollup summarises -> the columns its upsert reads.
-_ROLLUP_SOURCES = {
-    "llm_interaction_logs": ", ".join(
-        ("interaction_id", *rollup.COPIED_COLUMNS, "error", "user_input")
-    ),
-    "feedback_events": "interaction_id, feedback_type, value, metadata, timestamp",
-}
+_ROLLUP_SOURCES = rollup.SOURCE_COLUMNS
 
 
 def _row(item: Record, columns: Sequence[str]) -> tuple[Any, ...]:

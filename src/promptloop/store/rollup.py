@@ -34,6 +34,7 @@ from promptloop.core.enums import (
     EXPLICIT_TYPES,
     NEGATIVE_RATING_MAX,
     NEGATIVE_TYPES,
+    PRODUCTION_SOURCES,
     FeedbackType,
 )
 from promptloop.store.base import Store
@@ -64,24 +65,37 @@ def copy_unedited_predicate(alias: str = "f") -> str:
     )
 
 
+def production_predicate(alias: str = "f") -> str:
+    """An event of production traffic (users and inference), not an annotator's or judge's."""
+    return f"{alias}.source IN ({_quoted(PRODUCTION_SOURCES)})"
+
+
+def _from_production(alias: str, columns: dict[str, str]) -> dict[str, str]:
+    production = production_predicate(alias)
+    return {name: f"({production} AND {predicate})" for name, predicate in columns.items()}
+
+
 def _first_columns(alias: str) -> dict[str, str]:
     """first_* column -> the predicate on a feedback event ``alias`` that it times."""
     columns = {f"first_{kind}_at": f"{alias}.feedback_type = '{kind}'" for kind in FEEDBACK_TYPES}
     columns["first_negative_at"] = negative_predicate(alias)
     columns["first_response_at"] = f"{alias}.feedback_type IN ({_quoted(EXPLICIT_TYPES)})"
     columns["first_copy_unedited_at"] = copy_unedited_predicate(alias)
-    return columns
+    return _from_production(alias, columns)
 
 
 def _count_columns(alias: str) -> dict[str, str]:
-    return {
-        "regenerate_events": f"{alias}.feedback_type = 'regenerate'",
-        "negative_events": negative_predicate(alias),
-    }
+    return _from_production(
+        alias,
+        {
+            "regenerate_events": f"{alias}.feedback_type = 'regenerate'",
+            "negative_events": negative_predicate(alias),
+        },
+    )
 
 
 def _last_columns(alias: str) -> dict[str, str]:
-    return {"last_negative_at": negative_predicate(alias)}
+    return _from_production(alias, {"last_negative_at": negative_predicate(alias)})
 
 
 FIRST_COLUMNS: tuple[str, ...] = tuple(_first_columns("f"))
@@ -101,6 +115,11 @@ COPIED_COLUMNS: tuple[str, ...] = (
     "cost_usd",
 )
 INTERACTION_COLUMNS: tuple[str, ...] = (*COPIED_COLUMNS, "has_error", "input_key", "exact_key")
+# The tables the rollup summarises -> the columns its upserts read from their new rows.
+SOURCE_COLUMNS: dict[str, str] = {
+    "llm_interaction_logs": ", ".join(("interaction_id", *COPIED_COLUMNS, "error", "user_input")),
+    "feedback_events": "interaction_id, feedback_type, value, metadata, timestamp, source",
+}
 
 
 def first_column(feedback_type: str) -> str | None:

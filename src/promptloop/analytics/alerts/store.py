@@ -17,6 +17,7 @@ from typing import Any, Literal
 import orjson
 
 from promptloop.analytics.metrics import RATES, ROLLUP_RATES
+from promptloop.analytics.queries import PRODUCTION_CONDITION
 from promptloop.core.records import as_utc
 from promptloop.exceptions import ConflictError, NotFoundError
 from promptloop.store.base import Store
@@ -61,7 +62,8 @@ FEEDBACK_SKEW = timedelta(hours=1)
 _FLAGGED = """
     WITH flagged AS (
         SELECT DISTINCT f.interaction_id FROM feedback_events f
-        WHERE {predicate} AND f.timestamp >= :feedback_since AND f.timestamp < :recorded_before
+        WHERE {predicate} AND {production}
+          AND f.timestamp >= :feedback_since AND f.timestamp < :recorded_before
     )
 """
 
@@ -94,7 +96,7 @@ def _on_rollup(
         WHERE {window} AND s.{first} < :feedback_since
           AND s.interaction_id IN (
               SELECT f.interaction_id FROM feedback_events f
-              WHERE {RATES[metric][0]}
+              WHERE {RATES[metric][0]} AND {PRODUCTION_CONDITION}
                 AND f.timestamp >= :feedback_since AND f.timestamp < :recorded_before)
         GROUP BY {keys}
         """
@@ -156,7 +158,7 @@ def window_rows(
             bucketed=True,
         )
     return store.fetch_all(
-        _FLAGGED.format(predicate=RATES[metric][0])
+        _FLAGGED.format(predicate=RATES[metric][0], production=PRODUCTION_CONDITION)
         + """
         SELECT l.feature, l.prompt_version,
                CAST(floor(extract(epoch FROM l.timestamp) / :bucket_seconds) AS BIGINT) AS bucket,
@@ -216,7 +218,7 @@ def baseline_rows(
                 kept.popitem(last=False)
         return rows
     rows = store.fetch_all(
-        _FLAGGED.format(predicate=RATES[metric][0])
+        _FLAGGED.format(predicate=RATES[metric][0], production=PRODUCTION_CONDITION)
         + """
         SELECT l.feature, l.prompt_version, count(*) AS n, count(g.interaction_id) AS x
         FROM llm_interaction_logs l
