@@ -246,3 +246,13 @@ def test_demo_load_with_the_real_generator(tmp_path: Path) -> None:
     report = json.loads(again.stdout)
     assert report["already_loaded"] is True
     assert report["result"]["interactions"] == 0
+
+
+def test_a_wrong_setting_from_the_environment_is_a_usage_error(
+    tmp_path: Path, served: Served
+) -> None:
+    store = f"duckdb:///{tmp_path}/served.duckdb"
+    result = cli(["serve", "--store", store], env={"PROMPTLOOP_RETENTION": "bogus"})
+    assert result.exit_code == 2
+    assert "invalid setting: retention rule 'bogus' is not TABLE=DAYS" in result.output
+    assert served.settings is None

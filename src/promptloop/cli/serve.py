@@ -18,7 +18,7 @@ from rich.text import Text
 
 from promptloop.cli import _output as out
 from promptloop.cli._backend import open_writable_store, target_of
-from promptloop.cli._errors import usage_error
+from promptloop.cli._errors import EXIT_USAGE, CliError, usage_error
 from promptloop.cli.demo import (
     DEFAULT_INTERACTIONS,
     DEFAULT_SEED,
@@ -150,7 +150,10 @@ def _settings(
     ):
         if values:
             given[_supported(name, option)] = _nonblank(values)
-    return Settings(**given)
+    try:
+        return Settings(**given)
+    except ValueError as exc:  # a setting from the environment (PROMPTLOOP_*) that is wrong
+        raise CliError(f"invalid setting: {exc}", exit_code=EXIT_USAGE) from exc
 
 
 def _nonblank(values: list[str]) -> frozenset[str]:
