@@ -234,6 +234,8 @@ def main(argv: list[str] | None = None) -> None:
         backends["duckdb"] = run_backend("duckdb", store, end, a)
     finally:
         store.close()
+    result["backends"] = backends  # written after each backend: a cut-short run keeps them
+    C.write_result(f"backends-{a.tag}" if a.tag else "backends", result)
     duck_copy.unlink()
 
     C.log("clickhouse: export Parquet, load by SQL")
@@ -244,6 +246,7 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         store.close()
     shutil.rmtree(work / "parquet", ignore_errors=True)
+    C.write_result(f"backends-{a.tag}" if a.tag else "backends", result)
 
     if not a.no_postgres:
         pg_path, pg_meta, _ = Q.cached_store(_query_args(a), a.pg_interactions, a.pg_feedback)

@@ -760,6 +760,8 @@ class ClickHouseStore:
         return rows
 
     def _run(self, step: Plan, params: Mapping[str, Any]) -> None:
+        if self._already_current(step, params):
+            return
         if isinstance(step, InsertPlan):
             rows = self._values_rows(step, params)
             if not step.columns:
@@ -798,6 +800,19 @@ class ClickHouseStore:
             self._column_types.clear()
         else:
             self._engine.query_arrow(bind(step.sql, params))
+
+    def _already_current(self, step: Plan, params: Mapping[str, Any]) -> bool:
+        """rollup.recompute_statements (named ``rollup_id*`` parameters) after a write of
+        the event tables: this store already keeps those rows exact after every statement
+        (views on inserts, _recompute_signals on deletes and updates), so they are skipped
+        (each would cost a lightweight delete)."""
+        return (
+            self.signal_rollup
+            and isinstance(step, (InsertSelectPlan, WritePlan))
+            and step.table == rollup.TABLE
+            and bool(params)
+            and all(name.startswith("rollup_id") for name in params)
+        )
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         with self._lock:
