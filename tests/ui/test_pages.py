@@ -320,7 +320,7 @@ def test_login_required_when_a_password_is_set(auth_client: TestClient) -> None:
     )
     assert ok.status_code == 303 and ok.headers["location"] == "/prompts"
     cookie = ok.headers["set-cookie"]
-    assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie
     assert PASSWORD not in cookie and API_KEY not in cookie
     page = auth_client.get("/prompts")
     assert page.status_code == 200
@@ -345,21 +345,23 @@ def test_login_redirect_target_stays_on_this_site(auth_client: TestClient) -> No
 
 def test_forged_or_expired_cookies_are_rejected(auth_client: TestClient) -> None:
     secret = b"not the server's secret"
-    forged = auth.encode(auth.Session("sid", True, int(time.time()) + 3600), secret)
+    now = int(time.time())
+    forged = auth.encode(auth.Session("sid", True, now + 3600, seen=now), secret)
     auth_client.cookies.set(auth.COOKIE, forged)
     assert auth_client.get("/", follow_redirects=False).status_code == 303
     real_secret = auth_client.app.state.dashboard_secret  # type: ignore[attr-defined]
-    expired = auth.encode(auth.Session("sid", True, int(time.time()) - 1), real_secret)
+    expired = auth.encode(auth.Session("sid", True, now - 1, seen=now), real_secret)
     auth_client.cookies.set(auth.COOKIE, expired)
     assert auth_client.get("/", follow_redirects=False).status_code == 303
-    valid = auth.encode(auth.Session("sid", True, int(time.time()) + 60), real_secret)
+    valid = auth.encode(auth.Session("sid", True, now + 60, seen=now), real_secret)
     auth_client.cookies.set(auth.COOKIE, valid)
     assert auth_client.get("/", follow_redirects=False).status_code == 200
 
 
 def test_session_cookie_round_trip_and_tampering() -> None:
     secret = b"k" * 32
-    session = auth.Session("abc", True, int(time.time()) + 60)
+    now = int(time.time())
+    session = auth.Session("abc", True, now + 60, seen=now)
     value = auth.encode(session, secret)
     assert auth.decode(value, secret) == session
     payload, mac = value.split(".")
