@@ -211,7 +211,7 @@ def test_a_row_two_writers_raced_to_insert_is_read_once(chdb_dir: Path) -> None:
         plain.close()
 
 
-def test_a_store_from_before_the_signal_views_gets_them_filled(chdb_dir: Path) -> None:
+def test_a_store_from_before_the_signal_views_gets_them_filled(ch: ClickHouseStore) -> None:
     """A store whose rollup is the plain table (made before the views) gets the
     AggregatingMergeTree and its views on migrate, filled from the rows it holds; after
     that, inserts and deletes keep it equal to a from-scratch recomputation."""
@@ -219,9 +219,7 @@ def test_a_store_from_before_the_signal_views_gets_them_filled(chdb_dir: Path) -
     from promptloop.store.clickhouse import SIGNAL_VIEWS
     from tests.support.records import feedback
 
-    url = f"chdb://{chdb_dir}?database=old_{uuid.uuid4().hex[:8]}"
-    store = open_store(url)
-    assert isinstance(store, ClickHouseStore)
+    store = ch  # left migrated, with its views, as the other tests found it
     logs = [interaction(user_input=f"q{i}") for i in range(4)]
     store.insert_interactions(logs)
     for view in SIGNAL_VIEWS.values():
@@ -256,4 +254,4 @@ def test_a_store_from_before_the_signal_views_gets_them_filled(chdb_dir: Path) -
         ]
         assert store.fetch_all(rollup.differences_sql(store.dialect)) == []
     finally:
-        store.close()
+        store.migrate()
