@@ -282,8 +282,7 @@ CREATE TABLE IF NOT EXISTS review_labels (
 )""",
         "CREATE INDEX IF NOT EXISTS ix_review_items_status ON review_items (status, priority)",
         "CREATE INDEX IF NOT EXISTS ix_review_items_interaction ON review_items (interaction_id)",
-        "CREATE INDEX IF NOT EXISTS ix_review_labels_interaction"
-        " ON review_labels (interaction_id)",
+        "CREATE INDEX IF NOT EXISTS ix_review_labels_interaction ON review_labels (interaction_id)",
     )
 
 
