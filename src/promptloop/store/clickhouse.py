@@ -154,14 +154,20 @@ def _aliased_select(upsert: str) -> str:
     return step.sql
 
 
-def signal_view_ddl() -> tuple[str, ...]:
-    """The two materialized views that feed interaction_signals on every insert."""
-    selects = {
+def _signal_selects() -> dict[str, str]:
+    """Per event table, the SELECT of its partial rollup rows (over all its rows, or in a
+    view over the inserted block)."""
+    return {
         "llm_interaction_logs": _aliased_select(
             rollup.interaction_upsert("llm_interaction_logs", "clickhouse")
         ),
         "feedback_events": _aliased_select(rollup.feedback_upsert("feedback_events")),
     }
+
+
+def signal_view_ddl() -> tuple[str, ...]:
+    """The two materialized views that feed interaction_signals on every insert."""
+    selects = _signal_selects()
     return tuple(
         f"CREATE MATERIALIZED VIEW IF NOT EXISTS {view} TO {rollup.TABLE} AS {selects[source]}"
         for source, view in SIGNAL_VIEWS.items()
@@ -442,9 +448,14 @@ class ClickHouseStore:
             self._engine.command(f"DROP TABLE IF EXISTS {rollup.TABLE}")
             self._engine.command(signal_rollup_table_ddl())
             self._column_types.clear()
-            step = plan(rollup.populate_sql(self.dialect))
-            assert isinstance(step, InsertSelectPlan)
-            self._insert_signal_rows(step.select, step.columns)
+            # The views' SELECTs over whole tables: partial rows that the merge combines,
+            # no join of the two tables (whose hash tables need GBs at 10M rows).
+            for select in _signal_selects().values():
+                columns = ", ".join(
+                    projection.alias_or_name
+                    for projection in sqlglot.parse_one(select, read="clickhouse").expressions
+                )
+                self._engine.command(f"INSERT INTO {rollup.TABLE} ({columns}) {select}")
             self._engine.command(f"OPTIMIZE TABLE {rollup.TABLE} FINAL")
             # Made after the fill, under the store's lock: no insert is counted twice.
             for statement in signal_view_ddl():
