@@ -38,7 +38,10 @@ def cohen_kappa(first: Sequence[Any], second: Sequence[Any]) -> float | None:
 def double_labelled_pairs(
     store: Store, *, since: datetime | None = None, until: datetime | None = None
 ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """(first label, second label) of every item labelled by at least two reviewers."""
+    """(first label, second label) of every item labelled by at least two reviewers.
+
+    Labels pair up in reviewer-name order, not time order: kappa treats the two sides as two
+    raters, so the same reviewer must stay on the same side whoever labelled first."""
     clauses, params = ["TRUE"], {}
     if since is not None:
         clauses.append("r.created_at >= :since")
@@ -52,7 +55,7 @@ def double_labelled_pairs(
         WHERE r.item_id IN (
             SELECT item_id FROM review_labels GROUP BY item_id HAVING count(*) >= 2
         ) AND {" AND ".join(clauses)}
-        ORDER BY r.item_id, r.created_at, r.label_id
+        ORDER BY r.item_id, r.reviewer, r.created_at, r.label_id
         """,
         params,
     )
