@@ -33,6 +33,34 @@ PromptVersionOpt = Annotated[
     str | None, typer.Option("--prompt-version", help="Only this prompt version.")
 ]
 PromptNameOpt = Annotated[str | None, typer.Option("--prompt-name", help="Only this prompt.")]
+# The interaction explorer's filters, shared by every command that selects interactions.
+SessionOpt = Annotated[str | None, typer.Option("--session", help="Only this session ID.")]
+ModelOpt = Annotated[str | None, typer.Option("--model", help="Only this model.")]
+FeedbackTypeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--feedback-type",
+        help="Only interactions with at least one event of this type: " + ", ".join(FEEDBACK_TYPES),
+    ),
+]
+FeedbackSourceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--feedback-source",
+        help="Only interactions with feedback from this source: " + ", ".join(FEEDBACK_SOURCES),
+    ),
+]
+SinceOpt = Annotated[
+    str | None,
+    typer.Option("--since", help="From this ISO-8601 date/time on (UTC unless an offset)."),
+]
+DaysOpt = Annotated[
+    int | None,
+    typer.Option("--days", min=1, max=3650, help="Only the last N days (not with --since)."),
+]
+UntilOpt = Annotated[
+    str | None, typer.Option("--until", help="Before this ISO-8601 date/time (exclusive).")
+]
 
 
 def parse_time(option: str, value: str | None) -> datetime | None:

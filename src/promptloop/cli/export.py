@@ -32,12 +32,17 @@ from promptloop.cli._backend import (
 )
 from promptloop.cli._errors import EXIT_USAGE, CliError, usage_error
 from promptloop.cli._options import (
-    FEEDBACK_SOURCES,
-    FEEDBACK_TYPES,
+    DaysOpt,
     FeatureOpt,
+    FeedbackSourceOpt,
+    FeedbackTypeOpt,
     JsonFlag,
+    ModelOpt,
     PromptNameOpt,
     PromptVersionOpt,
+    SessionOpt,
+    SinceOpt,
+    UntilOpt,
     interaction_filter,
     parse_time,
     window_start,
@@ -214,30 +219,13 @@ def export(
     prompt_version: PromptVersionOpt = None,
     prompt_name: PromptNameOpt = None,
     feature: FeatureOpt = None,
-    session: Annotated[str | None, typer.Option(help="Only this session ID.")] = None,
-    model: Annotated[str | None, typer.Option(help="Only this model.")] = None,
-    feedback_type: Annotated[
-        str | None,
-        typer.Option(
-            help="Only interactions with at least one event of this type: "
-            + ", ".join(FEEDBACK_TYPES)
-        ),
-    ] = None,
-    feedback_source: Annotated[
-        str | None,
-        typer.Option(
-            help="Only interactions with feedback from this source: " + ", ".join(FEEDBACK_SOURCES)
-        ),
-    ] = None,
-    since: Annotated[
-        str | None, typer.Option(help="From this ISO-8601 date/time on (UTC unless an offset).")
-    ] = None,
-    days: Annotated[
-        int | None, typer.Option(min=1, max=3650, help="Only the last N days (not with --since).")
-    ] = None,
-    until: Annotated[
-        str | None, typer.Option(help="Before this ISO-8601 date/time (exclusive).")
-    ] = None,
+    session: SessionOpt = None,
+    model: ModelOpt = None,
+    feedback_type: FeedbackTypeOpt = None,
+    feedback_source: FeedbackSourceOpt = None,
+    since: SinceOpt = None,
+    days: DaysOpt = None,
+    until: UntilOpt = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Export interactions or feedback (Parquet, CSV), or feedback for Phoenix or Langfuse."""
