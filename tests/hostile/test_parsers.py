@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import string
 import time
 from datetime import datetime
@@ -18,12 +19,14 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from promptloop.core import records as records_module
 from promptloop.core import tokens
 from promptloop.core.prompts import SemVer, canonical_form, content_hash, render, variables_of
 from promptloop.core.records import FeedbackEvent, Interaction
 from promptloop.evals import formats
 from promptloop.otlp.decode import decode_json
 from promptloop.server.ingest import validate_items
+from promptloop.store._sql import metadata_json
 from tests.hostile.fuzz import FUZZ, TEXT, json_values, records
 
 
@@ -222,3 +225,38 @@ def test_otlp_json_decodes_or_refuses(payload: Any) -> None:
 def test_otlp_json_of_any_bytes_decodes_or_refuses(body: bytes) -> None:
     with contextlib.suppress(ValueError):
         decode_json(body)
+
+
+def _depth(value: Any) -> int:
+    """Objects/arrays nested in ``value`` (0 for a scalar): the recursive definition."""
+    if isinstance(value, dict):
+        return 1 + max((_depth(child) for child in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(child) for child in value), default=0)
+    return 0
+
+
+@given(json_values(), st.integers(min_value=1, max_value=6))
+def test_the_nesting_check_agrees_with_the_recursive_definition(value: Any, limit: int) -> None:
+    assert records_module._nested_within(value, limit) is (_depth(value) <= limit)
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with non-finite floats as None, which is how JSON can hold them."""
+    if isinstance(value, dict):
+        return {key: _finite(child) for key, child in value.items()}
+    if isinstance(value, list):
+        return [_finite(child) for child in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+@given(st.dictionaries(st.text(max_size=8), json_values(), max_size=6))
+def test_stored_metadata_is_strict_json_of_the_same_values(metadata: dict[str, Any]) -> None:
+    # strict JSON (no NaN/Infinity): DuckDB's JSON and PostgreSQL's jsonb columns refuse those
+    assert json.loads(metadata_json(metadata), parse_constant=_refuse) == _finite(metadata)
+
+
+def _refuse(constant: str) -> None:
+    raise AssertionError(f"{constant} is not JSON")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 
@@ -137,3 +138,33 @@ def test_the_log_keeps_request_bodies_as_sent_and_replays_them_as_acknowledged(
     assert row["timestamp"].replace(tzinfo=UTC) == received
     second.close()
     store.close()
+
+
+def test_the_collector_checkpoints_the_embedded_store_once_writes_pause(tmp_path: Path) -> None:
+    path = tmp_path / "store.duckdb"
+    store = open_store(f"duckdb:///{path}")
+    store.migrate()
+    # The store defers DuckDB's own checkpoints so that no ingest commit stalls on one.
+    threshold = store.fetch_all("SELECT current_setting('checkpoint_threshold') AS t")[0]["t"]
+    assert threshold.startswith("256")  # MiB
+    ingestor = Ingestor(store, tmp_path / "wal", checkpoint_idle=2.0)
+    try:
+        assert not ingestor.checkpoint_if_idle(now=10**9)  # nothing written yet
+        ingestor.submit("interactions", [interaction() for _ in range(50)])
+        assert ingestor.flush() == 50
+        wal = Path(f"{path}.wal")
+        assert wal.exists() and wal.stat().st_size > 0
+        written = time.monotonic()
+        assert not ingestor.checkpoint_if_idle(now=written)  # writes have not paused
+        assert ingestor.checkpoint_if_idle(now=written + 2.0)
+        assert ingestor.stats.checkpoints == 1
+        assert not wal.exists() or wal.stat().st_size == 0
+        assert not ingestor.checkpoint_if_idle(now=written + 60)  # nothing new since
+    finally:
+        ingestor.close()
+        store.close()
+    reopened = open_store(f"duckdb:///{path}")
+    try:
+        assert reopened.fetch_all("SELECT count(*) AS n FROM llm_interaction_logs")[0]["n"] == 50
+    finally:
+        reopened.close()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import uuid
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from promptloop.server.app import create_app
+from promptloop.server.app import GC_YOUNG_THRESHOLD, create_app
 from promptloop.server.settings import Settings
 
 # The seed's LLMInteractionLog and FeedbackEvent, field for field, as the seed writes them.
@@ -219,3 +220,15 @@ def test_ingest_to_query_round_trip_answers_the_seeds_questions(
     assert summary["interactions"] == 3 and summary["thumbs_down_rate"] == 1.0
     listed = client.get("/v1/interactions", params={"feedback_type": "regenerate"}).json()
     assert [row["interaction_id"] for row in listed["items"]] == [ids[0]]
+
+
+def test_the_collector_tunes_garbage_collection_while_it_runs_and_restores_it(
+    tmp_path: Path,
+) -> None:
+    before = gc.get_threshold()
+    settings = Settings(store_url="duckdb:///:memory:", data_dir=tmp_path, api_keys=frozenset())
+    with TestClient(create_app(settings)):
+        assert gc.get_threshold()[0] == GC_YOUNG_THRESHOLD
+        assert gc.get_freeze_count() > 0  # start-up objects are out of every collection
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0

@@ -93,19 +93,22 @@ def _known_keys(model: type[BaseModel]) -> frozenset[str]:
 
 
 def _nested_within(value: Any, limit: int) -> bool:
-    """Whether JSON-like ``value`` nests at most ``limit`` objects/arrays deep (no recursion)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
+    """Whether JSON-like ``value`` nests at most ``limit`` objects/arrays deep (no recursion).
+
+    Walks level by level keeping only containers, so flat metadata (the usual case, on the
+    ingest hot path) costs one pass over its values.
+    """
+    level: list[Any] = [value] if isinstance(value, dict | list) else []
+    depth = 1
+    while level:
         if depth > limit:
             return False
-        stack.extend((child, depth + 1) for child in children)
+        below: list[Any] = []
+        for item in level:
+            children = item.values() if isinstance(item, dict) else item
+            below += [child for child in children if isinstance(child, dict | list)]
+        level = below
+        depth += 1
     return True
 
 

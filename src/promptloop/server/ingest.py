@@ -101,6 +101,7 @@ class IngestStats:
     # client keeps the batch and retries after Retry-After).
     shed: int = 0
     flushes: int = 0
+    checkpoints: int = 0
     replayed_segments: int = 0
     store_errors: int = 0
     last_store_error: str | None = None
@@ -117,6 +118,7 @@ class Ingestor:
         max_pending_rows: int = 100_000,
         max_pending_bytes: int = 128 * 1024 * 1024,
         fsync: bool = True,
+        checkpoint_idle: float = 2.0,
     ) -> None:
         self.store = store
         self.stats = IngestStats()
@@ -136,6 +138,9 @@ class Ingestor:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._checkpoint_idle = checkpoint_idle
+        # monotonic time of the last flush that wrote rows not yet checkpointed (None: none)
+        self._unfolded_since: float | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
@@ -251,7 +256,33 @@ class Ingestor:
                 segment.unlink(missing_ok=True)
             self._pending_segments.clear()
             self.stats.flushes += 1
+            if total:
+                self._unfolded_since = time.monotonic()
             return total
+
+    def checkpoint_if_idle(self, now: float | None = None) -> bool:
+        """Checkpoint the store once writes have paused for ``checkpoint_idle`` seconds.
+
+        The embedded store defers its own checkpoints (they stall the commit that triggers
+        them), so the collector takes them when there is nothing to ingest.
+        """
+        checkpoint = getattr(self.store, "checkpoint", None)
+        since = self._unfolded_since
+        if checkpoint is None or since is None:
+            return False
+        if (time.monotonic() if now is None else now) - since < self._checkpoint_idle:
+            return False
+        with self._flush_lock:
+            if self._unfolded_since != since:  # a flush wrote meanwhile: not idle
+                return False
+            try:
+                checkpoint()
+            except Exception:
+                log.exception("checkpointing the store failed; will retry when idle")
+                return False
+            self._unfolded_since = None
+            self.stats.checkpoints += 1
+            return True
 
     def _with_registry_versions(self, rows: list[Interaction]) -> list[Interaction]:
         """Fill a missing prompt version (and name) from the registry, by content hash.
@@ -308,7 +339,8 @@ class Ingestor:
             self._wake.wait(timeout=self._flush_interval)
             self._wake.clear()
             try:
-                self.flush()
+                if not self.flush():
+                    self.checkpoint_if_idle()
             except Exception:  # the flusher must outlive any one bad flush
                 log.exception("flush failed")
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Sequence
 from typing import Any, TypeVar
+
+import orjson
 
 from promptloop.core.records import FeedbackEvent, Interaction
 
@@ -40,8 +43,33 @@ def unique_by_id(items: Sequence[Record], key: str) -> list[Record]:
     return kept
 
 
+_ORJSON_OPTIONS = (
+    orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+
+
 def metadata_json(metadata: dict[str, Any]) -> str:
-    return json.dumps(metadata, separators=(",", ":"), default=str, ensure_ascii=False)
+    """Compact JSON text; values JSON cannot hold are written as their ``str()``.
+
+    orjson is ~10x faster than the json module on the ingest path; what it refuses (integers
+    beyond 64 bits, say) goes through json, which writes the same compact form. NaN and
+    infinities become null either way.
+    """
+    try:
+        return orjson.dumps(metadata, default=str, option=_ORJSON_OPTIONS).decode()
+    except TypeError:
+        return json.dumps(_finite(metadata), separators=(",", ":"), default=str, ensure_ascii=False)
+
+
+def _finite(value: Any) -> Any:
+    """Non-finite floats as None, as orjson writes them: the JSON columns refuse NaN."""
+    if isinstance(value, dict):
+        return {key: _finite(child) for key, child in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(child) for child in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def decode_json_columns(row: dict[str, Any]) -> dict[str, Any]:

@@ -164,6 +164,7 @@ async def stats(request: Request, store: StoreDep) -> dict[str, Any]:
             "duplicates": ingest.duplicates,
             "rejected": ingest.rejected,
             "flushes": ingest.flushes,
+            "checkpoints": ingest.checkpoints,
             "replayed_segments": ingest.replayed_segments,
             "store_errors": ingest.store_errors,
             "pending": request.app.state.ingestor.pending(),
