@@ -92,21 +92,25 @@ def _known_keys(model: type[BaseModel]) -> frozenset[str]:
     return known
 
 
+_CONTAINERS = (dict, list)  # a tuple: ``dict | list`` would build a union on every call
+
+
 def _nested_within(value: Any, limit: int) -> bool:
     """Whether JSON-like ``value`` nests at most ``limit`` objects/arrays deep (no recursion).
 
     Walks level by level keeping only containers, so flat metadata (the usual case, on the
     ingest hot path) costs one pass over its values.
     """
-    level: list[Any] = [value] if isinstance(value, dict | list) else []
+    level: list[Any] = [value] if isinstance(value, _CONTAINERS) else []
     depth = 1
     while level:
         if depth > limit:
             return False
         below: list[Any] = []
         for item in level:
-            children = item.values() if isinstance(item, dict) else item
-            below += [child for child in children if isinstance(child, dict | list)]
+            for child in item.values() if isinstance(item, dict) else item:
+                if isinstance(child, _CONTAINERS):
+                    below.append(child)
         level = below
         depth += 1
     return True

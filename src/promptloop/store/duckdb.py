@@ -11,12 +11,18 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import duckdb
 import pyarrow as pa
 
 from promptloop.core.records import FeedbackEvent, Interaction
-from promptloop.exceptions import ConstraintViolation, StoreError, StoreLockedError
+from promptloop.exceptions import (
+    ConfigError,
+    ConstraintViolation,
+    StoreError,
+    StoreLockedError,
+)
 from promptloop.store import rollup, schema
 from promptloop.store._sql import (
     FEEDBACK_COLUMNS,
@@ -74,6 +80,11 @@ _FEEDBACK_ARROW = pa.schema(
 )
 
 
+# Settings a duckdb:// URL may carry as its query (``?memory_limit=2GB&threads=2``): the
+# memory cap matters for a long-running collector, whose buffer pool otherwise grows
+# towards DuckDB's default of 80% of the machine's memory.
+URL_OPTIONS = frozenset({"memory_limit", "threads", "temp_directory", "max_temp_directory_size"})
+
 # DuckDB's own log grows to this before a commit checkpoints (see DuckDBStore.__init__).
 CHECKPOINT_THRESHOLD = "256MiB"
 
@@ -120,19 +131,40 @@ class DuckDBStore:
     dialect = "duckdb"
     signal_rollup = True  # insert paths maintain interaction_signals (store/rollup.py)
 
-    def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | Path = ":memory:",
+        *,
+        read_only: bool = False,
+        options: Mapping[str, str] | None = None,
+    ) -> None:
+        """``options``: DuckDB settings from the URL's query (:data:`URL_OPTIONS`)."""
         self.path = str(path)
-        self.url = f"duckdb:///{self.path}" if self.path != ":memory:" else "duckdb:///:memory:"
+        self.options = dict(options or {})
+        query = urlencode(self.options)
+        self.url = f"duckdb:///{self.path}" + (f"?{query}" if query else "")
+        unknown = sorted(set(self.options) - URL_OPTIONS)
+        if unknown:
+            raise ConfigError(
+                f"unknown DuckDB option {unknown[0]!r} in the store URL;"
+                f" known: {', '.join(sorted(URL_OPTIONS))}"
+            )
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._con = duckdb.connect(self.path, read_only=read_only)
+            config: dict[str, str | bool | int | float | list[str]] = dict(self.options)
+            self._con = duckdb.connect(self.path, read_only=read_only, config=config)
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
                 raise StoreLockedError(
                     f"{self.path} is open in another process (the collector owns it): "
                     "query through the collector with --url instead"
                 ) from exc
+            raise StoreError(str(exc)) from exc
+        except duckdb.Error as exc:
+            if self.options:  # a bad value, e.g. memory_limit=lots
+                given = ", ".join(f"{name}={value}" for name, value in self.options.items())
+                raise ConfigError(f"the store URL's DuckDB options ({given}): {exc}") from exc
             raise StoreError(str(exc)) from exc
         # Time buckets (date_trunc) must not depend on the machine's time zone.
         self._con.execute("SET TimeZone = 'UTC'")
