@@ -6,6 +6,14 @@ which keeps ingest idempotent and fast. Each thread gets its own connection.
 The records' COPY is binary: each value goes in its column type's wire form (UTF-8 text,
 8-byte timestamps and floats), which costs the collector and the server about half of what
 formatting and parsing COPY's text format did (benchmarks/ingest.py).
+
+Left as they are, measured: commits keep the server's ``synchronous_commit``: the collector
+deletes its own log segment as soon as an insert returns, so a commit acknowledged before
+its WAL is flushed could lose events after a server crash, and at one commit per table per
+flush (0.5 s or 5,000 rows) the flush costs microseconds per event anyway. Planning is
+~0.3 ms per batch of thousands (nothing for prepared statements to save), and the plans'
+costs stay far below ``jit_above_cost``, so JIT never starts. What the server spends is
+mostly index and rollup maintenance (``interaction_signals`` updates are rarely HOT).
 """
 
 from __future__ import annotations
