@@ -255,3 +255,61 @@ def test_a_store_from_before_the_signal_views_gets_them_filled(ch: ClickHouseSto
         assert store.fetch_all(rollup.differences_sql(store.dialect)) == []
     finally:
         store.migrate()
+
+
+def test_repeated_ctes_over_the_rollup_run_once(ch: ClickHouseStore) -> None:
+    """A CTE over interaction_signals (read through FINAL) that the query names more than
+    once, directly or through other CTEs, is marked AS MATERIALIZED for engines that have
+    it; a CTE of whole rows (``*`` over a table) or over the logs stays inlined. Both forms
+    answer the same."""
+    from promptloop.store.clickhouse_sql import ReadPlan, plan
+
+    repeated = (
+        "WITH neg AS (SELECT s.interaction_id, s.negative_events FROM interaction_signals s"
+        " WHERE s.negative_events > 0),"
+        " top AS (SELECT max(negative_events) AS m FROM neg)"
+        " SELECT count(*) AS n FROM neg JOIN top ON neg.negative_events = top.m"
+    )
+    step = plan(repeated)
+    assert isinstance(step, ReadPlan) and step.materialized is not None
+    assert "neg AS MATERIALIZED" in step.materialized
+    assert "MATERIALIZED" not in step.sql
+    assert step.text(False) == step.sql
+    wide = (
+        "WITH a AS (SELECT * FROM interaction_signals s)"
+        " SELECT * FROM a x JOIN a y USING (interaction_id)"
+    )
+    logs = (
+        "WITH a AS (SELECT interaction_id FROM llm_interaction_logs l)"
+        " SELECT * FROM a x JOIN a y USING (interaction_id)"
+    )
+    once = "WITH a AS (SELECT interaction_id FROM interaction_signals s) SELECT * FROM a"
+    for sql in (wide, logs, once):
+        found = plan(sql)
+        assert isinstance(found, ReadPlan) and found.materialized is None
+    logs_ = [interaction(user_input=f"m{i}") for i in range(3)]
+    ch.insert_interactions(logs_)
+    from tests.support.records import feedback
+
+    ch.insert_feedback([feedback(logs_[0].interaction_id, "thumbs_down")])
+    assert ch._engine.materialized_cte  # chdb 4.x (ClickHouse 26)
+    inlined = ch._engine.query_arrow(step.sql).to_pylist()
+    assert ch._engine.query_arrow(step.materialized).to_pylist() == inlined == [{"n": 1}]
+    assert ch.fetch_all(repeated) == inlined
+
+
+def test_the_rollup_keeps_its_low_cardinality_columns_as_dictionaries(
+    ch: ClickHouseStore,
+) -> None:
+    from promptloop.store import rollup
+
+    types = {
+        row["name"]: row["type"]
+        for row in ch.fetch_all(
+            "SELECT name, type FROM system.columns WHERE database = currentDatabase()"
+            f" AND table = '{rollup.TABLE}'"
+        )
+    }
+    for column in ("feature", "prompt_name", "prompt_version", "model"):
+        assert types[column] == "SimpleAggregateFunction(any, LowCardinality(Nullable(String)))"
+    assert types["input_key"] == "SimpleAggregateFunction(any, Nullable(Int64))"

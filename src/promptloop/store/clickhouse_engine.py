@@ -47,8 +47,15 @@ QUERY_SETTINGS: dict[str, Any] = {
 }
 
 
+# Materialized CTEs (``WITH x AS MATERIALIZED``, an experimental setting in ClickHouse
+# 26): set where the engine has them; clickhouse_sql.ReadPlan.materialized uses them.
+MATERIALIZED_CTE_SETTING = "enable_materialized_cte"
+
+
 class Engine(Protocol):
     database: str
+    # True: the engine runs ``WITH x AS MATERIALIZED (...)`` once per query.
+    materialized_cte: bool
 
     def query_arrow(self, sql: str) -> pa.Table: ...
 
@@ -74,6 +81,11 @@ class _Connection:
         for name, value in {**QUERY_SETTINGS, **settings}.items():
             shown = f"'{value}'" if isinstance(value, str) else str(value)
             self.run(f"SET {name} = {shown}")
+        try:
+            self.run(f"SET {MATERIALIZED_CTE_SETTING} = 1")
+            self.materialized_cte = True
+        except StoreError:  # a chdb without them: CTEs stay inlined
+            self.materialized_cte = False
         self.run(f"CREATE DATABASE IF NOT EXISTS `{database}`")
         self.run(f"USE `{database}`")
 
@@ -128,6 +140,7 @@ class ChdbEngine:
             shared.users += 1
         self._shared = shared
         self._closed = False
+        self.materialized_cte = shared.materialized_cte
 
     def _run(self, sql: str, fmt: str = "CSV") -> Any:
         if self._closed:
@@ -233,6 +246,17 @@ class HttpEngine:
         except ClickHouseError as exc:
             raise StoreError(f"cannot connect to ClickHouse at {address.host}: {exc}") from exc
         self._lock = threading.Lock()
+        self.materialized_cte = self._enable_materialized_cte()
+
+    def _enable_materialized_cte(self) -> bool:
+        """Materialized CTEs where the server has them and lets this user set them (an
+        older server, or one that allows no experimental settings, runs CTEs inlined)."""
+        try:
+            self._client.query(f"SELECT 1 SETTINGS {MATERIALIZED_CTE_SETTING} = 1")
+        except self._error:
+            return False
+        self._client.set_client_setting(MATERIALIZED_CTE_SETTING, 1)
+        return True
 
     def query_arrow(self, sql: str) -> pa.Table:
         with self._lock:

@@ -221,9 +221,81 @@ def _final_reads(node: exp.Expr) -> exp.Expr:
     return node
 
 
+def _star_over_table(select: exp.Expr, ctes: set[str]) -> bool:
+    """``SELECT *`` (or ``t.*``) over a stored table: materialising it would copy wide rows."""
+    for query in select.find_all(exp.Select):
+        if not any(isinstance(p, exp.Star) or p.is_star for p in query.expressions):
+            continue
+        sources = [
+            query.args.get("from_") or query.args.get("from"),
+            *(query.args.get("joins") or ()),
+        ]
+        for source in sources:
+            table = source.this if source is not None else None
+            if isinstance(table, exp.Final):
+                table = table.this
+            if isinstance(table, exp.Table) and table.name not in ctes:
+                return True
+    return False
+
+
+def _materialize_ctes(node: exp.Expr) -> bool:
+    """Mark ``WITH x AS MATERIALIZED (...)`` the CTEs that ClickHouse would otherwise run
+    once per reference (it inlines CTEs) and that read a table merged on read: each
+    inlined copy repeats the FINAL scan of the rollup. Only narrow CTEs (no ``*`` over a
+    table) referenced more than once, counting references through other CTEs, are marked;
+    the rest stay inlined, where filters of the outer query still reach them. True when
+    one was marked."""
+    marked = False
+    for with_ in list(node.find_all(exp.With)):
+        ctes = list(with_.expressions)
+        names = {cte.alias_or_name for cte in ctes}
+        refs: dict[str, list[str]] = {}  # CTE -> the CTEs it names (with repeats)
+        reads_merged: dict[str, bool] = {}
+        for cte in ctes:
+            tables = [t.name for t in cte.this.find_all(exp.Table)]
+            refs[cte.alias_or_name] = [t for t in tables if t in names]
+            reads_merged[cte.alias_or_name] = any(t in MERGED_ON_READ for t in tables)
+        # How many times each CTE would run if every CTE were inlined.
+        parent = with_.parent
+        outer = [
+            t.name
+            for t in (parent.find_all(exp.Table) if parent is not None else ())
+            if t.name in names and not any(t.find_ancestor(exp.CTE) is c for c in ctes)
+        ]
+        runs = dict.fromkeys(names, 0)
+        pending = list(outer)
+        while pending:
+            name = pending.pop()
+            runs[name] += 1
+            pending.extend(refs[name])
+            if sum(runs.values()) > 10_000:
+                break
+        changed = True
+        while changed:  # reading a merged table through another CTE counts too
+            changed = False
+            for name, used in refs.items():
+                if not reads_merged[name] and any(reads_merged[u] for u in used):
+                    reads_merged[name] = changed = True
+        for cte in ctes:
+            name = cte.alias_or_name
+            if runs[name] > 1 and reads_merged[name] and not _star_over_table(cte.this, names):
+                cte.set("materialized", True)
+                marked = True
+    return marked
+
+
 def _generate(node: exp.Expr) -> str:
     translated = _final_reads(_json_casts_as_text(node.copy()))
     return _name_qualified_columns(translated).sql(dialect=_Target)
+
+
+def _generate_read(node: exp.Expr) -> ReadPlan:
+    translated = _name_qualified_columns(_final_reads(_json_casts_as_text(node.copy())))
+    sql = translated.sql(dialect=_Target)
+    if not _materialize_ctes(translated):
+        return ReadPlan(sql)
+    return ReadPlan(sql, translated.sql(dialect=_Target))
 
 
 # -- plans ----------------------------------------------------------------------------------
@@ -231,7 +303,14 @@ def _generate(node: exp.Expr) -> str:
 
 @dataclass(frozen=True)
 class ReadPlan:
+    """A read; ``materialized``: the same with its repeated CTEs over the rollup marked
+    ``AS MATERIALIZED`` (run once each), for engines that have materialized CTEs."""
+
     sql: str
+    materialized: str | None = None
+
+    def text(self, materialized_cte: bool) -> str:
+        return self.materialized if materialized_cte and self.materialized else self.sql
 
 
 @dataclass(frozen=True)
@@ -360,5 +439,5 @@ def plan(sql: str) -> Plan:
     if isinstance(statement, (exp.Update, exp.Delete)):
         return _write_plan(statement)
     if isinstance(statement, exp.Query):
-        return ReadPlan(_generate(statement))
+        return _generate_read(statement)
     return CommandPlan(_generate(statement))
