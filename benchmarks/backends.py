@@ -4,16 +4,18 @@ DuckDB and PostgreSQL, in one run.
 
     .venv/bin/python benchmarks/backends.py [--interactions 10000000] [--feedback 10000000]
         [--pg-interactions 1000000] [--pg-feedback 1000000] [--ingest 50000] [--runs 5]
-        [--no-postgres]
+        [--backends duckdb,clickhouse,postgresql] [--tag NAME]
 
 Data: the SQL generator of benchmarks/queries.py builds the DuckDB store inside DuckDB
 (cached under ``$PROMPTLOOP_BENCH_CACHE``); its two event tables are exported to Parquet and
-loaded by SQL inside ClickHouse (``INSERT ... SELECT FROM file(..., Parquet)``) and by COPY
-into PostgreSQL, so every engine holds the same rows. Each engine then builds its
-``interaction_signals`` rollup by one bulk INSERT ... SELECT (ClickHouse: with its
-materialized views dropped during the load and recreated after, ``rebuild_signals``), so
-every backend answers the rate queries from the rollup. PostgreSQL gets its own (smaller)
-scale.
+loaded by SQL inside ClickHouse (``INSERT ... SELECT FROM file(..., Parquet)``, the chdb
+session capped by :data:`CHDB_LIMITS`), and into a throwaway PostgreSQL server by ``COPY ...
+FROM STDIN (FORMAT csv)`` of CSV chunks that DuckDB writes, with the tables' indexes and keys
+dropped during the load and rebuilt after (:func:`postgres_bulk`), so every engine holds the
+same rows. Each engine then builds its ``interaction_signals`` rollup by one bulk INSERT ...
+SELECT (ClickHouse: with its materialized views dropped during the load and recreated after,
+``rebuild_signals``), so every backend answers the rate queries from the rollup. PostgreSQL
+gets its own scale (``--pg-*``).
 
 Ingest: ``--ingest`` new interactions and as many feedback events through the Store API
 (``insert_interactions`` / ``insert_feedback``, 5,000 per batch, the collector's path) into
@@ -21,17 +23,23 @@ the loaded store, records per second.
 
 Queries: the point-6 queries and the issue-5 metrics of benchmarks/queries.py
 (``run_queries``), median of ``--runs`` after a warm-up. Ratios are to DuckDB in the same run.
-Prints one JSON line; writes ``benchmarks/results/<date>-backends.json``.
+Each backend's part records its wall time, this process's peak RSS and the load average
+before and after (the machine is shared). Prints one JSON line; writes
+``benchmarks/results/<date>-backends[-<tag>].json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import resource
 import shutil
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,6 +52,12 @@ C.add_repo_root()
 
 BATCH = 5000
 EVENT_TABLES = ("llm_interaction_logs", "feedback_events")
+# Session limits of the benchmark's chdb store (a 2-core, 23 GB machine shared with others).
+CHDB_LIMITS = {
+    "max_memory_usage": 8_000_000_000,
+    "max_bytes_before_external_group_by": 3_000_000_000,
+    "max_bytes_before_external_sort": 3_000_000_000,
+}
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -55,6 +69,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--pg-interactions", type=int, default=1_000_000)
     ap.add_argument("--pg-feedback", type=int, default=1_000_000)
     ap.add_argument("--no-postgres", action="store_true")
+    ap.add_argument(
+        "--backends",
+        default="duckdb,clickhouse,postgresql",
+        help="which to run (a re-run of one backend after a change: ratios need duckdb)",
+    )
     ap.add_argument("--ingest", type=int, default=50_000, help="records per kind to ingest")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--budget", type=float, default=60.0, help="seconds per query case")
@@ -158,6 +177,10 @@ def load_clickhouse(url: str, parquet: dict[str, Path]) -> tuple[Any, dict[str, 
 
     store = open_store(url)
     engine = store._engine  # the bulk load is engine SQL, around the per-row Store API
+    # The machine is shared: a query (or OPTIMIZE's merge) that would pass the cap spills
+    # its GROUP BY / ORDER BY to disk, or fails, rather than taking the machine's memory.
+    for name, value in CHDB_LIMITS.items():
+        engine.command(f"SET {name} = {value}")
     t0 = time.monotonic()
     # The bulk load goes around the views that keep interaction_signals; it is built after
     # by one INSERT ... SELECT (rebuild_signals, which also recreates the views).
@@ -175,10 +198,134 @@ def load_clickhouse(url: str, parquet: dict[str, Path]) -> tuple[Any, dict[str, 
         for table in (*EVENT_TABLES, "interaction_signals")
     }
     return store, {
+        "limits": CHDB_LIMITS,
         "load_seconds": round(load_seconds, 1),
         "rollup_build_seconds": round(time.monotonic() - t1, 1),
         "rows": counts,
     }
+
+
+# ---------------------------------------------------------------- PostgreSQL loading
+
+PG_CHUNK = 500_000
+
+
+def _pg_indexes(conn: Any, tables: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    """(table, name, definition) of every index and primary key on ``tables``."""
+    found: list[tuple[str, str, str]] = []
+    for table in tables:
+        for name, kind, definition in conn.execute(
+            "SELECT conname, 'constraint', pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = %s::regclass AND contype IN ('p', 'u') "
+            "UNION ALL SELECT indexname, 'index', indexdef FROM pg_indexes "
+            "WHERE tablename = %s AND indexname NOT IN "
+            "(SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass)",
+            (table, table, table),
+        ).fetchall():
+            found.append((table, name, f"{kind}:{definition}"))
+    return found
+
+
+def _pg_drop(conn: Any, indexes: list[tuple[str, str, str]]) -> None:
+    for table, name, definition in indexes:
+        if definition.startswith("constraint:"):
+            conn.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
+        else:
+            conn.execute(f"DROP INDEX {name}")
+
+
+def _pg_create(conn: Any, indexes: list[tuple[str, str, str]]) -> None:
+    for table, name, definition in indexes:
+        kind, _, body = definition.partition(":")
+        if kind == "constraint":
+            conn.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {body}")
+        else:
+            conn.execute(body)
+
+
+@contextlib.contextmanager
+def postgres_bulk(duck_path: Path, folder: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """A throwaway PostgreSQL server holding a copy of the DuckDB store's rows.
+
+    The bulk load as PostgreSQL's manual advises for big loads: the event tables' indexes
+    and primary keys dropped, the rows sent by ``COPY ... FROM STDIN (FORMAT csv)`` in
+    chunks that DuckDB writes as CSV (by rowid range, so no chunk is re-read), the indexes
+    and keys rebuilt after, then the ``interaction_signals`` rollup filled by one INSERT ...
+    SELECT (with its own indexes built after) and ANALYZE.
+    """
+    import duckdb
+    import psycopg
+    from tests.support.pgserver import create_database, postgres_server
+
+    from promptloop.store import open_store, rollup
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with postgres_server() as server:
+        C.log(f"postgresql: server pid {server.pid} on port {server.port}")
+        url = create_database(server, "promptloop_backends")
+        open_store(url).close()
+        timings: dict[str, float] = {}
+        t0 = time.monotonic()
+        src = duckdb.connect(str(duck_path), read_only=True)
+        try:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute("SET maintenance_work_mem = '1GB'")
+                events = _pg_indexes(conn, EVENT_TABLES)
+                _pg_drop(conn, events)
+                for table in EVENT_TABLES:
+                    # The DuckDB table's columns, in its order (PostgreSQL's may differ).
+                    shape = src.execute(f"SELECT * FROM {table} LIMIT 0").description or []
+                    names = ", ".join(column[0] for column in shape)
+                    total = src.execute(f"SELECT max(rowid) + 1 FROM {table}").fetchone()
+                    rows = int(total[0] or 0) if total else 0
+                    chunk = folder / f"{table}.csv"
+                    for start in range(0, rows, PG_CHUNK):
+                        src.execute(
+                            f"COPY (SELECT {names} FROM {table} WHERE rowid >= {start} "
+                            f"AND rowid < {start + PG_CHUNK}) TO '{chunk}' "
+                            "(FORMAT csv, HEADER false)"
+                        )
+                        with (
+                            conn.cursor() as cur,
+                            cur.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT csv)") as cp,
+                            chunk.open("rb") as fh,
+                        ):
+                            while block := fh.read(1 << 20):
+                                cp.write(block)
+                        chunk.unlink()
+                        C.log(f"postgresql: {table} {min(start + PG_CHUNK, rows)}/{rows}")
+                timings["copy_seconds"] = round(time.monotonic() - t0, 1)
+                t1 = time.monotonic()
+                _pg_create(conn, events)
+                timings["index_seconds"] = round(time.monotonic() - t1, 1)
+                C.log(f"postgresql: indexes rebuilt in {timings['index_seconds']} s")
+                # COPY went around the store's insert paths: fill the rollup as migration 6
+                # does for rows stored before it.
+                t2 = time.monotonic()
+                signals = _pg_indexes(conn, (rollup.TABLE,))
+                _pg_drop(conn, signals)
+                conn.execute(f"DELETE FROM {rollup.TABLE}")
+                conn.execute(rollup.populate_sql("postgresql").encode())
+                _pg_create(conn, signals)
+                timings["rollup_build_seconds"] = round(time.monotonic() - t2, 1)
+                C.log(f"postgresql: rollup built in {timings['rollup_build_seconds']} s")
+                conn.execute("ANALYZE")
+                counts = {
+                    table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
+                    for table in (*EVENT_TABLES, rollup.TABLE)
+                }
+                size = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+        finally:
+            src.close()
+        yield (
+            url,
+            {
+                "load_seconds": round(time.monotonic() - t0, 1),
+                **timings,
+                "rows": counts,
+                "database_bytes": int(size[0]) if size else None,
+            },
+        )
 
 
 # ---------------------------------------------------------------- main
@@ -212,71 +359,129 @@ def run_backend(name: str, store: Any, end: datetime, a: argparse.Namespace) -> 
     return found
 
 
+def _machine() -> dict[str, Any]:
+    """Load average and available memory now (the machine is shared)."""
+    available = None
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                available = int(line.split()[1]) * 1024
+    return {
+        "at": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "mem_available_bytes": available,
+    }
+
+
+def _timed_backend(name: str, result: dict[str, Any], run: Any) -> None:
+    """Run one backend's part; its wall time and the machine's load before and after."""
+    before, t0 = _machine(), time.monotonic()
+    found = run()
+    found["wall_seconds"] = round(time.monotonic() - t0, 1)
+    found["machine"] = {"before": before, "after": _machine()}
+    # ru_maxrss: the peak of this process (DuckDB and chdb run in it; PostgreSQL does not).
+    found["process_peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    result["backends"][name] = found
+
+
 def main(argv: list[str] | None = None) -> None:
     a = parse(argv)
-    from promptloop.store import open_store, rollup
+    from promptloop.store import open_store
 
+    chosen = {part.strip() for part in a.backends.split(",") if part.strip()}
+    if a.no_postgres:
+        chosen.discard("postgresql")
     work = Path(a.work_dir or tempfile.mkdtemp(prefix="promptloop-backends-"))
+    work.mkdir(parents=True, exist_ok=True)
+    name = f"backends-{a.tag}" if a.tag else "backends"
+    started = time.monotonic()
     result: dict[str, Any] = {
         "bench": "backends",
         "scale": {"interactions": a.interactions, "feedback": a.feedback},
         "runs": a.runs,
+        "ingest_per_kind": a.ingest,
+        "cpus": os.cpu_count(),
+        "machine_at_start": _machine(),
+        "backends": {},
     }
     duck_path, meta, _ = Q.cached_store(_query_args(a), a.interactions, a.feedback)
     end = datetime.fromisoformat(meta["end"])
     result["data"] = meta
-    backends: dict[str, Any] = {}
-    # DuckDB: a copy of the cached store, so ingest does not change the cache.
-    duck_copy = work / "duckdb.duckdb"
-    shutil.copyfile(duck_path, duck_copy)
-    store = open_store(f"duckdb:///{duck_copy}")
-    try:
-        backends["duckdb"] = run_backend("duckdb", store, end, a)
-    finally:
-        store.close()
-    result["backends"] = backends  # written after each backend: a cut-short run keeps them
-    C.write_result(f"backends-{a.tag}" if a.tag else "backends", result)
-    duck_copy.unlink()
+    backends: dict[str, Any] = result["backends"]
 
-    C.log("clickhouse: export Parquet, load by SQL")
-    parquet = export_parquet(duck_path, work / "parquet")
-    store, load = load_clickhouse(f"chdb://{work / 'chdb'}?database=bench", parquet)
-    try:
-        backends["clickhouse"] = {"load": load, **run_backend("clickhouse", store, end, a)}
-    finally:
-        store.close()
-    shutil.rmtree(work / "parquet", ignore_errors=True)
-    C.write_result(f"backends-{a.tag}" if a.tag else "backends", result)
+    if "duckdb" in chosen:
 
-    if not a.no_postgres:
+        def duckdb_part() -> dict[str, Any]:
+            # A copy of the cached store, so ingest does not change the cache.
+            duck_copy = work / "duckdb.duckdb"
+            shutil.copyfile(duck_path, duck_copy)
+            store = open_store(f"duckdb:///{duck_copy}")
+            try:
+                found = run_backend("duckdb", store, end, a)
+            finally:
+                store.close()
+            found["file_bytes"] = duck_copy.stat().st_size
+            duck_copy.unlink()
+            return found
+
+        _timed_backend("duckdb", result, duckdb_part)
+        C.write_result(name, result)  # after each backend: a cut-short run keeps them
+
+    if "clickhouse" in chosen:
+
+        def clickhouse_part() -> dict[str, Any]:
+            C.log("clickhouse: export Parquet, load by SQL")
+            parquet = export_parquet(duck_path, work / "parquet")
+            store, load = load_clickhouse(f"chdb://{work / 'chdb'}?database=bench", parquet)
+            try:
+                found = {"load": load, **run_backend("clickhouse", store, end, a)}
+            finally:
+                store.close()
+            shutil.rmtree(work / "parquet", ignore_errors=True)
+            found["data_bytes"] = sum(
+                f.stat().st_size for f in (work / "chdb").rglob("*") if f.is_file()
+            )
+            return found
+
+        _timed_backend("clickhouse", result, clickhouse_part)
+        C.write_result(name, result)
+
+    if "postgresql" in chosen:
         pg_path, pg_meta, _ = Q.cached_store(_query_args(a), a.pg_interactions, a.pg_feedback)
-        try:
-            with Q.postgres_copy(pg_path) as (url, load):
+        result["postgres_data"] = pg_meta
+
+        def postgres_part() -> dict[str, Any]:
+            with postgres_bulk(pg_path, work / "csv") as (url, load):
                 store = open_store(url)
                 try:
-                    rollup.rebuild(store)
                     pg_end = datetime.fromisoformat(pg_meta["end"])
-                    backends["postgresql"] = {
+                    return {
                         "scale": {"interactions": a.pg_interactions, "feedback": a.pg_feedback},
                         "load": load,
                         **run_backend("postgresql", store, pg_end, a),
                     }
                 finally:
                     store.close()
+
+        try:
+            _timed_backend("postgresql", result, postgres_part)
         except Exception as exc:  # a bench result, not a crash: report what failed
             C.log(f"postgresql failed: {exc!r}")
             backends["postgresql"] = {"error": repr(exc)[:1000]}
-        result["postgres_data"] = pg_meta
-    result["backends"] = backends
-    result["ratio_to_duckdb_median"] = _ratios(backends, "duckdb")
-    result["ingest_ratio_to_duckdb"] = {
-        name: round(
-            found["ingest"]["records_per_s"] / backends["duckdb"]["ingest"]["records_per_s"], 2
-        )
-        for name, found in backends.items()
-        if "ingest" in found
-    }
-    path = C.write_result(f"backends-{a.tag}" if a.tag else "backends", result)
+
+    if "duckdb" in backends:
+        result["ratio_to_duckdb_median"] = _ratios(backends, "duckdb")
+        result["ingest_ratio_to_duckdb"] = {
+            backend: round(
+                found["ingest"]["records_per_s"] / backends["duckdb"]["ingest"]["records_per_s"],
+                2,
+            )
+            for backend, found in backends.items()
+            if "ingest" in found
+        }
+    result["wall_seconds"] = round(time.monotonic() - started, 1)
+    result["machine_at_end"] = _machine()
+    path = C.write_result(name, result)
     C.log(f"wrote {path}")
     C.emit(result)
     shutil.rmtree(work, ignore_errors=True)
