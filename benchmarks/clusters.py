@@ -269,12 +269,14 @@ def current_cluster_tables(store: Store) -> None:
             "WHERE table_name = 'failure_clusters'"
         )
     }
-    if "stats" in columns:
+    if {"stats", "activated_at"} <= columns:
         return
     store.execute("DROP TABLE IF EXISTS cluster_members")
     store.execute("DROP TABLE IF EXISTS failure_clusters")
     for statement in schema._clusters_ddl("VARCHAR", "JSON", "DOUBLE"):
         store.execute(statement)
+    # migration 6 added this column; a store that skipped it gets it here
+    store.execute("ALTER TABLE failure_clusters ADD COLUMN IF NOT EXISTS activated_at TIMESTAMPTZ")
 
 
 def priority_time(a: argparse.Namespace, folder: Path) -> dict[str, Any]:

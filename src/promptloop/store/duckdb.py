@@ -7,7 +7,7 @@ orders of magnitude faster). Reads take their own cursor so they never wait on a
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -249,45 +249,66 @@ class DuckDBStore:
             return 0
         batch = _arrow_batch(items, columns, arrow)
         with self._write_lock:
-            return self._insert_batch(table, batch)
+            return self._insert_batch(table, batch, complete=True)
 
-    def _insert_batch(self, table: str, batch: pa.Table) -> int:
+    def _insert_batch(self, table: str, batch: pa.Table, *, complete: bool = False) -> int:
         """Insert an Arrow batch (skipping existing keys); for the log and feedback tables,
         update the ``interaction_signals`` rollup from the rows that were new, in the same
-        transaction. Call with the write lock held."""
+        transaction. ``complete``: the batch has every column, typed as the table's (records
+        converted by :func:`_arrow_batch`), so the rollup may read it directly. Call with the
+        write lock held."""
         names = ", ".join(batch.column_names)
-        maintained = table in _ROLLUP_SOURCES
         self._con.register("_promptloop_batch", batch)
         try:
-            if not maintained:
+            if table not in _ROLLUP_SOURCES:
                 result = self._con.execute(
                     f"INSERT INTO {table} ({names}) SELECT {names} FROM _promptloop_batch "
                     "ON CONFLICT DO NOTHING"
                 ).fetchone()
                 return int(result[0]) if result else 0
-            self._con.execute("BEGIN TRANSACTION")
-            try:
-                # RETURNING yields only the rows inserted: retried rows must not count twice.
-                # (sql(): DuckDB runs DML at once and keeps the returned rows as a relation.)
-                new = self._con.sql(
-                    f"INSERT INTO {table} ({names}) SELECT {names} FROM _promptloop_batch "
-                    f"ON CONFLICT DO NOTHING RETURNING {_ROLLUP_SOURCES[table]}"
-                ).to_arrow_table()
-                if new.num_rows:
-                    self._con.register("_promptloop_new", new)
-                    try:
-                        self._con.execute(_rollup_upsert(table, "_promptloop_new"))
-                    finally:
-                        self._con.unregister("_promptloop_new")
-                self._con.execute("COMMIT")
-            except BaseException:
-                self._con.execute("ROLLBACK")
-                raise
-            return int(new.num_rows)
+            if complete:
+                try:
+                    return self._in_transaction(lambda: self._insert_all_new(table, names, batch))
+                except duckdb.ConstraintException:
+                    pass  # a stored key: redone below, keeping only the new rows
+            return self._in_transaction(lambda: self._insert_returning_new(table, names))
         except duckdb.Error as exc:
             raise _converted(exc) from exc
         finally:
             self._con.unregister("_promptloop_batch")
+
+    def _in_transaction(self, work: Callable[[], int]) -> int:
+        self._con.execute("BEGIN TRANSACTION")
+        try:
+            done = work()
+            self._con.execute("COMMIT")
+            return done
+        except BaseException:
+            self._con.execute("ROLLBACK")
+            raise
+
+    def _insert_all_new(self, table: str, names: str, batch: pa.Table) -> int:
+        """The usual batch, all new: a plain INSERT (it fails on any stored key) and the
+        rollup read from the batch itself. Half the cost of returning the inserted rows."""
+        self._con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM _promptloop_batch")
+        self._con.execute(_rollup_upsert(table, "_promptloop_batch"))
+        return int(batch.num_rows)
+
+    def _insert_returning_new(self, table: str, names: str) -> int:
+        """A batch with stored keys (a client's retry, a replayed log): only the rows that
+        were new reach the rollup, so retried events never count twice."""
+        # sql(): DuckDB runs DML at once and keeps the returned rows as a relation.
+        new = self._con.sql(
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM _promptloop_batch "
+            f"ON CONFLICT DO NOTHING RETURNING {_ROLLUP_SOURCES[table]}"
+        ).to_arrow_table()
+        if new.num_rows:
+            self._con.register("_promptloop_new", new)
+            try:
+                self._con.execute(_rollup_upsert(table, "_promptloop_new"))
+            finally:
+                self._con.unregister("_promptloop_new")
+        return int(new.num_rows)
 
     def insert_rows(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
         if not rows:
