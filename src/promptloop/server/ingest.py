@@ -145,6 +145,8 @@ class Ingestor:
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
         self.recover()
+        # What start-up wrote (recovery, a demo load) is checkpointed at the first pause too.
+        self._unfolded_since = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="promptloop-flusher", daemon=True)
         self._thread.start()
 

@@ -6,6 +6,7 @@ orders of magnitude faster). Reads take their own cursor so they never wait on a
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -355,4 +356,10 @@ class DuckDBStore:
             self._con.execute("CHECKPOINT")
 
     def close(self) -> None:
+        if not self._read_only:
+            # DuckDB folds its log in only when the last cursor of the database closes, and
+            # the log may hold up to CHECKPOINT_THRESHOLD: fold it now, so the next start
+            # has nothing to replay. A reader still in a transaction just leaves it for then.
+            with contextlib.suppress(duckdb.Error), self._write_lock:
+                self._con.execute("CHECKPOINT")
         self._con.close()
